@@ -1,0 +1,19 @@
+"""The REST API: each app contributes a django-ninja router; this module assembles them."""
+
+from ninja import NinjaAPI
+
+from canyu.accounts.auth import SessionOrgAuth, TokenAuth
+from canyu.connectors.api import router as connectors_router
+from canyu.inbox.api import contacts_router, conversations_router, events_router
+
+api = NinjaAPI(
+    title="Canyu API",
+    version="1",
+    description="Service-first social media operations. Every endpoint is scoped to one organisation.",
+    auth=[TokenAuth(), SessionOrgAuth()],
+    urls_namespace="api-v1",
+)
+api.add_router("/events", events_router)
+api.add_router("/conversations", conversations_router)
+api.add_router("/contacts", contacts_router)
+api.add_router("/channels", connectors_router)

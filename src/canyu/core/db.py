@@ -1,0 +1,71 @@
+"""Small, tested database helpers for the hot paths of the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection, transaction
+
+# SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535. Stay well below.
+MAX_PARAMS = 30_000
+
+
+def insert_ignore_returning(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: Sequence[str],
+    returning: Sequence[str],
+    casts: dict[str, str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """INSERT rows, skipping those that conflict on ``conflict``; return the inserted rows.
+
+    The same statement that stores an item tells whether it was a duplicate, so two
+    concurrent requests can never both count the same item as new.
+    ``casts`` maps a column to a PostgreSQL type cast for its placeholder (e.g. jsonb).
+    """
+    if not rows:
+        return []
+    qn = connection.ops.quote_name
+    vendor_casts = casts if connection.vendor == "postgresql" else {}
+    placeholder = "(" + ", ".join(
+        "%s" + (f"::{vendor_casts[c]}" if vendor_casts and c in vendor_casts else "") for c in columns
+    ) + ")"
+    per_statement = max(1, MAX_PARAMS // len(columns))
+    out: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = (
+                f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "
+                + ", ".join([placeholder] * len(chunk))
+                + f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
+                + f" RETURNING {', '.join(qn(c) for c in returning)}"
+            )
+            params = [value for row in chunk for value in row]
+            cursor.execute(sql, params)
+            out.extend(tuple(r) for r in cursor.fetchall())
+    return out
+
+
+@contextmanager
+def org_work_lock(name: str, org_id: int) -> Iterator[bool]:
+    """A transaction that holds the work lock ``name`` for one organisation, if it is free.
+
+    Yields True when this process holds the lock (inside an atomic block), False when
+    another process is working on the same organisation. On PostgreSQL this is a
+    transaction-scoped advisory lock; on SQLite the IMMEDIATE transaction already makes
+    this process the only writer.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(%s), %s)", [name, int(org_id)]
+                )
+                (acquired,) = cursor.fetchone()
+            yield bool(acquired)
+        else:
+            yield True

@@ -1,0 +1,244 @@
+"""Contacts, conversations, messages, tags and the intake table.
+
+Every index that serves a read starts with the organisation. Conversations carry the
+denormalised fields the inbox list needs (contact name, last message preview, waiting
+since) so the list needs no join.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from canyu.core.models import OrgScoped
+
+
+class Contact(OrgScoped):
+    """One identity on one platform (a Weibo user, a WeChat openid, an e-mail address)."""
+
+    platform = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=191)
+    name = models.CharField(max_length=200, blank=True)
+    followers = models.PositiveBigIntegerField(null=True, blank=True)
+    # created_at of the newest item seen from this contact: name and followers follow it.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "platform", "external_id"], name="contact_identity_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "name"], name="contact_org_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.external_id} ({self.platform})"
+
+
+class Status(models.TextChoices):
+    OPEN = "open", _("open")
+    PENDING = "pending", _("pending")
+    RESOLVED = "resolved", _("resolved")
+
+
+class Conversation(OrgScoped):
+    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="conversations"
+    )
+    thread_key = models.CharField(max_length=191, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # True while an inbound item waits for a brand response; waiting_since is its time.
+    is_waiting = models.BooleanField(default=False)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    first_inbound_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # A cycle starts at creation and at each reopening; its first response is a "first response".
+    cycle_started_at = models.DateTimeField(null=True, blank=True)
+    cycle_responded = models.BooleanField(default=False)
+    reopen_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    contact_name = models.CharField(max_length=200, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "thread_key"],
+                condition=Q(thread_key__isnull=False),
+                name="conversation_thread_uniq",
+            )
+        ]
+        indexes = [
+            # "open, oldest waiting first": waiting ones by waiting_since, then the answered.
+            models.Index(
+                fields=["organization", "status", "-is_waiting", "waiting_since", "id"],
+                name="conv_queue",
+            ),
+            models.Index(
+                fields=["organization", "channel", "status", "-is_waiting", "waiting_since", "id"],
+                name="conv_queue_channel",
+            ),
+            models.Index(
+                fields=["organization", "assignee", "status", "-is_waiting", "waiting_since", "id"],
+                name="conv_queue_assignee",
+            ),
+            models.Index(fields=["channel", "contact", "status"], name="conv_channel_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.contact_name} ({self.status})"
+
+
+class Direction(models.TextChoices):
+    IN = "in", _("inbound")
+    OUT = "out", _("outbound")
+
+
+class Kind(models.TextChoices):
+    MENTION = "mention", _("mention")
+    COMMENT = "comment", _("comment")
+    DIRECT = "direct", _("direct message")
+    REPLY = "reply", _("reply")
+    REPOST = "repost", _("repost")
+    POST = "post", _("post")
+    EMAIL = "email", _("e-mail")
+    REVIEW = "review", _("review")
+    NOTE = "note", _("internal note")
+
+
+class Delivery(models.TextChoices):
+    NONE = "", _("not sent by Canyu")
+    QUEUED = "queued", _("queued")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class ResponseType(models.TextChoices):
+    NONE = "", _("not a response")
+    FIRST = "first", _("first response")
+    NEXT = "next", _("next response")
+
+
+class Message(OrgScoped):
+    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    platform_id = models.CharField(max_length=191)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    parent_platform_id = models.CharField(max_length=191, blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    text = models.TextField(blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    author_contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(help_text=_("when the platform says the item was written (UTC)"))
+    received_at = models.DateTimeField()
+    raw = models.JSONField(null=True, blank=True)
+    # Response bookkeeping, written when the response is stored (facts for reports).
+    response_type = models.CharField(max_length=5, choices=ResponseType.choices, blank=True)
+    response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Outbound delivery through the channel's connector.
+    delivery_status = models.CharField(max_length=8, choices=Delivery.choices, blank=True)
+    delivery_error = models.CharField(max_length=500, blank=True)
+    delivery_retryable = models.BooleanField(default=False)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_next_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "platform_id"], name="message_platform_uniq")
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_thread"),
+            models.Index(
+                fields=["delivery_next_at"],
+                condition=Q(delivery_status="queued"),
+                name="msg_delivery_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.kind} {self.platform_id}"
+
+
+class Tag(OrgScoped):
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="tag_org_name_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationTag(OrgScoped):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tag_links")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="conversation_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "tag"], name="conversation_tag_uniq")
+        ]
+        indexes = [models.Index(fields=["organization", "tag"], name="convtag_org_tag")]
+
+
+class IntakeStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DONE = "done", _("done")
+
+
+class IntakeItem(OrgScoped):
+    """Append-only record of every accepted item: the queue and the once-only guard.
+
+    Its unique key ``(channel, platform_id)`` makes a platform's retry a duplicate in the
+    same INSERT that would have stored it. The pipeline claims pending rows in id order,
+    processes them and marks them done in one transaction, so a crash loses nothing and
+    repeats nothing.
+    """
+
+    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    platform_id = models.CharField(max_length=191)
+    payload = models.JSONField()
+    source = models.CharField(max_length=16)
+    status = models.CharField(
+        max_length=8, choices=IntakeStatus.choices, default=IntakeStatus.PENDING
+    )
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "platform_id"], name="intake_platform_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "id"],
+                condition=Q(status="pending"),
+                name="intake_pending",
+            )
+        ]

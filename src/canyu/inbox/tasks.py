@@ -1,0 +1,41 @@
+"""Background work of the inbox (``django.tasks``; ``canyu worker`` runs it)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.tasks import task
+
+from canyu.inbox import pipeline
+
+logger = logging.getLogger("canyu.tasks")
+
+
+@task(queue_name="intake")
+def process_intake_task(organization_id: int) -> int:
+    """Process everything pending for one organisation. Safe to run twice or concurrently."""
+    return pipeline.process_pending(organization_id)
+
+
+@task(queue_name="intake")
+def recover_intake_task() -> int:
+    """Periodic repair: process any organisation that still has pending items.
+
+    Covers a worker killed mid-batch (its transaction rolled back, its task never
+    finished) and tasks lost before they were enqueued.
+    """
+    total = 0
+    for org_id in list(pipeline.orgs_with_pending()):
+        total += pipeline.process_pending(org_id)
+    return total
+
+
+def schedule_processing(organization_id: int) -> None:
+    """Ask the worker to process the organisation's intake once this transaction commits."""
+    from django.conf import settings
+
+    if settings.INTAKE_PROCESS_INLINE:
+        transaction.on_commit(lambda: pipeline.process_pending(organization_id))
+        return
+    transaction.on_commit(lambda: process_intake_task.enqueue(organization_id))

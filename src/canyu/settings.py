@@ -1,0 +1,157 @@
+"""Canyu's settings. Every value comes from the environment; see docs/settings.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from canyu.lib.env import (
+    SettingError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _fail(exc: SettingError) -> None:
+    sys.stderr.write(f"canyu: configuration error: {exc}\n")
+    raise SystemExit(2)
+
+
+try:
+    DEBUG = env_bool("CANYU_DEBUG", False)
+    DATA_DIR = Path(env_str("CANYU_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+    SECRET_KEY = env_str("CANYU_SECRET_KEY", "")
+    ALLOWED_HOSTS = env_list("CANYU_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    DATABASE_URL = env_str("DATABASE_URL", "")
+    DB_CONN_MAX_AGE = env_int("CANYU_DB_CONN_MAX_AGE", 600, minimum=0)
+    INTAKE_MAX_BODY_BYTES = env_int("CANYU_INTAKE_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
+    INTAKE_MAX_EVENTS = env_int("CANYU_INTAKE_MAX_EVENTS", 1000, minimum=1, maximum=10000)
+    INTAKE_PROCESS_INLINE = env_bool("CANYU_INTAKE_PROCESS_INLINE", False)
+    PIPELINE_BATCH_SIZE = env_int("CANYU_PIPELINE_BATCH_SIZE", 1000, minimum=1, maximum=10000)
+    WEBHOOK_REPLAY_WINDOW = env_int("CANYU_WEBHOOK_REPLAY_WINDOW", 300, minimum=1)
+    DELIVERY_MAX_ATTEMPTS = env_int("CANYU_DELIVERY_MAX_ATTEMPTS", 6, minimum=1, maximum=50)
+    DELIVERY_TIMEOUT = env_int("CANYU_DELIVERY_TIMEOUT", 10, minimum=1, maximum=120)
+    TIME_ZONE = env_str("CANYU_TIME_ZONE", "Asia/Shanghai")
+    LANGUAGE_CODE = env_choice("CANYU_LANGUAGE", "zh-hans", {"zh-hans", "en"})
+    LOG_LEVEL = env_choice("CANYU_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+except SettingError as exc:  # pragma: no cover - exercised through a subprocess test
+    _fail(exc)
+
+if not SECRET_KEY:
+    if not DEBUG and env_bool("CANYU_REQUIRE_SECRET_KEY", False):
+        _fail(SettingError("CANYU_SECRET_KEY must be set in production"))
+    # A development key: stable per data directory, so sessions survive restarts.
+    SECRET_KEY = "canyu-insecure-development-key-" + str(DATA_DIR)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+    "canyu.core",
+    "canyu.accounts",
+    "canyu.connectors",
+    "canyu.inbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "canyu.urls"
+WSGI_APPLICATION = "canyu.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://", "sqlite://")):
+        _fail(SettingError("DATABASE_URL must start with postgres://, postgresql:// or sqlite://"))
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE)
+    except Exception as exc:  # dj-database-url raises plain exceptions for bad URLs
+        _fail(SettingError(f"DATABASE_URL cannot be parsed: {exc}"))
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["CONN_HEALTH_CHECKS"] = True
+        _db.setdefault("TEST", {})["NAME"] = env_str("CANYU_TEST_DATABASE", "test_canyu")
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "canyu.sqlite3",
+    }
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    _db["OPTIONS"] = {
+        # IMMEDIATE: a writer takes the lock at BEGIN, so two processes never
+        # deadlock upgrading a read lock; busy_timeout waits instead of failing.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+        ),
+    }
+
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "intake", "delivery"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "canyu": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django_tasks_db": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}

@@ -28,7 +28,9 @@ try:
     DEBUG = env_bool("CANYU_DEBUG", False)
     DATA_DIR = Path(env_str("CANYU_DATA_DIR", str(Path.cwd() / "var"))).resolve()
     SECRET_KEY = env_str("CANYU_SECRET_KEY", "")
-    ALLOWED_HOSTS = env_list("CANYU_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    ALLOWED_HOSTS = env_list(
+        "CANYU_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    )
     DATABASE_URL = env_str("DATABASE_URL", "")
     DB_CONN_MAX_AGE = env_int("CANYU_DB_CONN_MAX_AGE", 600, minimum=0)
     INTAKE_MAX_BODY_BYTES = env_int("CANYU_INTAKE_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)

@@ -45,10 +45,22 @@ def ingest(org: Organization, items: list[dict[str, Any]], source: str = "test")
 @pytest.fixture
 def org(db: Any) -> Organization:
     brand = create_organization("xiaomi", "小米")
-    Channel.objects.create(organization=brand, slug="weibo-official", platform="weibo", role="official", name="小米公司")
-    Channel.objects.create(organization=brand, slug="weibo-founder", platform="weibo", role="founder", name="雷军")
-    Channel.objects.create(organization=brand, slug="wechat-oa", platform="wechat", role="official", name="小米服务号")
-    Channel.objects.create(organization=brand, slug="support-mail", platform="email", role="official")
+    Channel.objects.create(
+        organization=brand,
+        slug="weibo-official",
+        platform="weibo",
+        role="official",
+        name="小米公司",
+    )
+    Channel.objects.create(
+        organization=brand, slug="weibo-founder", platform="weibo", role="founder", name="雷军"
+    )
+    Channel.objects.create(
+        organization=brand, slug="wechat-oa", platform="wechat", role="official", name="小米服务号"
+    )
+    Channel.objects.create(
+        organization=brand, slug="support-mail", platform="email", role="official"
+    )
     return brand
 
 
@@ -61,7 +73,9 @@ def other_org(db: Any) -> Organization:
 
 @pytest.fixture
 def agent(org: Organization) -> Any:
-    user, _ = add_user(org, "agent1", "agent", email="agent1@example.com", password="pw-agent1-secret")
+    user, _ = add_user(
+        org, "agent1", "agent", email="agent1@example.com", password="pw-agent1-secret"
+    )
     return user
 
 
@@ -86,7 +100,9 @@ def api(client: Any, token: str) -> Callable[..., Any]:
     """Call the API as the brand's machine token: ``api("get", "/api/v1/...", json=...)``."""
     import json as _json
 
-    def call(method: str, path: str, json: Any = None, token_: str | None = None, **extra: Any) -> Any:
+    def call(
+        method: str, path: str, json: Any = None, token_: str | None = None, **extra: Any
+    ) -> Any:
         headers = {"Authorization": f"Bearer {token_ or token}"}
         kwargs: dict[str, Any] = {"headers": headers, **extra}
         if json is not None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from canyu.accounts.models import ApiToken, Membership, Organization, Role
 
-TOKEN_PREFIX = "cy_"
+TOKEN_PREFIX = "cy_"  # noqa: S105 - a public prefix, not a secret
 
 
 def create_organization(slug: str, name: str, time_zone: str = "Asia/Shanghai") -> Organization:

@@ -30,20 +30,26 @@ def insert_ignore_returning(
         return []
     qn = connection.ops.quote_name
     vendor_casts = casts if connection.vendor == "postgresql" else {}
-    placeholder = "(" + ", ".join(
-        "%s" + (f"::{vendor_casts[c]}" if vendor_casts and c in vendor_casts else "") for c in columns
-    ) + ")"
+    placeholder = (
+        "("
+        + ", ".join(
+            "%s" + (f"::{vendor_casts[c]}" if vendor_casts and c in vendor_casts else "")
+            for c in columns
+        )
+        + ")"
+    )
     per_statement = max(1, MAX_PARAMS // len(columns))
     out: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            sql = (
-                f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "
-                + ", ".join([placeholder] * len(chunk))
-                + f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
-                + f" RETURNING {', '.join(qn(c) for c in returning)}"
+            # Identifiers are quoted model names; every value is a bound parameter.
+            head = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "  # noqa: S608
+            tail = (
+                f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
+                f" RETURNING {', '.join(qn(c) for c in returning)}"
             )
+            sql = head + ", ".join([placeholder] * len(chunk)) + tail
             params = [value for row in chunk for value in row]
             cursor.execute(sql, params)
             out.extend(tuple(r) for r in cursor.fetchall())

@@ -77,4 +77,6 @@ def _dispatch(name: str, payloads: list[Payload]) -> None:
         try:
             listener(name, payloads)
         except Exception:
-            logger.exception("listener %r failed on %s (%d payloads)", listener, name, len(payloads))
+            logger.exception(
+                "listener %r failed on %s (%d payloads)", listener, name, len(payloads)
+            )

@@ -48,7 +48,9 @@ def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | N
     except UnicodeDecodeError:
         return None, error(400, "body is not UTF-8")
     except json.JSONDecodeError as exc:
-        return None, error(400, f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return None, error(
+            400, f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        )
     if isinstance(data, dict) and "events" in data:
         items = data["events"]
         if not isinstance(items, list):
@@ -56,7 +58,7 @@ def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | N
     elif isinstance(data, dict):
         items = [data]
     else:
-        return None, error(400, "body must be one event object or {\"events\": [...]}")
+        return None, error(400, 'body must be one event object or {"events": [...]}')
     if len(items) > settings.INTAKE_MAX_EVENTS:
         return None, error(413, f"more than {settings.INTAKE_MAX_EVENTS} events in one request")
     if not items:
@@ -74,7 +76,7 @@ def intake_response(result_dict: dict[str, Any], accepted_or_dup: int) -> JsonRe
     response={202: IntakeAnswer, 400: IntakeAnswer, 413: dict},
     summary="Submit events",
     description=(
-        "Takes one normalised event or `{\"events\": [...]}` (up to 1,000). Valid items are "
+        'Takes one normalised event or `{"events": [...]}` (up to 1,000). Valid items are '
         "stored before the answer and processed in the background; each rejected item is "
         "reported with its index, field and reason. 400 when every item is bad."
     ),

@@ -56,7 +56,9 @@ def validate_items(
             named = item.get("channel")
             if named not in (None, force_channel):
                 errors.append(
-                    EventError("channel", f"this endpoint only takes items of {force_channel!r}", index)
+                    EventError(
+                        "channel", f"this endpoint only takes items of {force_channel!r}", index
+                    )
                 )
                 continue
             item = {**item, "channel": force_channel}
@@ -104,7 +106,15 @@ def store(
         )
     inserted = insert_ignore_returning(
         IntakeItem._meta.db_table,
-        ["organization_id", "channel_id", "platform_id", "payload", "source", "status", "received_at"],
+        [
+            "organization_id",
+            "channel_id",
+            "platform_id",
+            "payload",
+            "source",
+            "status",
+            "received_at",
+        ],
         rows,
         conflict=["channel_id", "platform_id"],
         returning=["id"],
@@ -130,6 +140,4 @@ def submit(
     )
     with transaction.atomic():
         ids, duplicates = store(org, valid, channels, source=source)
-    return IntakeResult(
-        accepted=len(ids), duplicates=duplicates, rejected=errors, intake_ids=ids
-    )
+    return IntakeResult(accepted=len(ids), duplicates=duplicates, rejected=errors, intake_ids=ids)

@@ -49,7 +49,8 @@ class Conversation(OrgScoped):
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="conversations"
     )
-    thread_key = models.CharField(max_length=191, null=True, blank=True)
+    # NULL, not "", for "no thread": the unique (channel, thread_key) must skip them.
+    thread_key = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -154,7 +155,9 @@ class Message(OrgScoped):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     author_name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(help_text=_("when the platform says the item was written (UTC)"))
+    created_at = models.DateTimeField(
+        help_text=_("when the platform says the item was written (UTC)")
+    )
     received_at = models.DateTimeField()
     raw = models.JSONField(null=True, blank=True)
     # Response bookkeeping, written when the response is stored (facts for reports).
@@ -197,7 +200,9 @@ class Tag(OrgScoped):
 
 
 class ConversationTag(OrgScoped):
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tag_links")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="tag_links"
+    )
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="conversation_links")
 
     class Meta:
@@ -242,3 +247,21 @@ class IntakeItem(OrgScoped):
                 name="intake_pending",
             )
         ]
+
+
+class Activity(OrgScoped):
+    """Audit row for every change an agent or the system makes to a conversation."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="activities"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"], name="activity_conv")]
+        verbose_name_plural = _("activities")

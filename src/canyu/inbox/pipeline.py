@@ -135,8 +135,9 @@ def apply_events(
     messages: list[Message] = []
     inbatch_parent: list[tuple[Message, Message]] = []
 
-    def new_conversation(channel_id: int, contact: Contact | None, event: NormalisedEvent,
-                         thread: str | None) -> Conversation:
+    def new_conversation(
+        channel_id: int, contact: Contact | None, event: NormalisedEvent, thread: str | None
+    ) -> Conversation:
         conv = Conversation(
             organization_id=org_id,
             channel_id=channel_id,
@@ -396,9 +397,13 @@ def _load_agents(org_id: int, items: list[tuple[int, NormalisedEvent]]) -> dict[
     names = {e.agent for _, e in items if e.agent}
     if not names:
         return {}
-    users = get_user_model().objects.filter(
-        Q(username__in=names) | Q(email__in=names), memberships__organization_id=org_id
-    ).values_list("id", "username", "email")
+    users = (
+        get_user_model()
+        .objects.filter(
+            Q(username__in=names) | Q(email__in=names), memberships__organization_id=org_id
+        )
+        .values_list("id", "username", "email")
+    )
     found: dict[str, int] = {}
     for user_id, username, email in users:
         if username in names:
@@ -416,7 +421,9 @@ def _publish(
     responded: list[tuple[Conversation, Message]],
     messages: list[Message],
 ) -> None:
-    ev.publish(ev.CONTACT_CREATED, [{"organization_id": org_id, "contact_id": c.pk} for c in new_contacts])
+    ev.publish(
+        ev.CONTACT_CREATED, [{"organization_id": org_id, "contact_id": c.pk} for c in new_contacts]
+    )
     ev.publish(
         ev.CONVERSATION_CREATED,
         [{"organization_id": org_id, "conversation_id": c.pk} for c in created],
@@ -481,7 +488,10 @@ def process_pending(
             missing = {cid for _, cid, _ in rows} - channels.keys()
             if missing:
                 channels.update(
-                    {c.pk: c for c in Channel.objects.filter(organization_id=org_id, pk__in=missing)}
+                    {
+                        c.pk: c
+                        for c in Channel.objects.filter(organization_id=org_id, pk__in=missing)
+                    }
                 )
             apply_events(
                 org_id,

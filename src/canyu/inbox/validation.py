@@ -203,7 +203,9 @@ def _validate(item: Any, channels: Mapping[str, Any]) -> NormalisedEvent:
 
     text = item.get("text")
     if text is None:
-        raise _Invalid("text", "is required (use an empty string for an item with attachments only)")
+        raise _Invalid(
+            "text", "is required (use an empty string for an item with attachments only)"
+        )
     if not isinstance(text, str):
         raise _Invalid("text", f"must be a string, not {_json_type(text)}")
     if len(text) > MAX_TEXT_LENGTH:

@@ -46,7 +46,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise SettingError(f"{name}={value!r} is not a boolean; use true/false, yes/no, on/off or 1/0")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _raw(name)
     if value is None or value == "":
         return default

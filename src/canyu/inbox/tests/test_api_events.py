@@ -53,7 +53,9 @@ def test_it_refuses_more_than_the_maximum_number_of_events(api, org, settings):
 
 def test_it_explains_a_body_that_is_not_json(client, token, org):
     response = client.post(
-        "/api/v1/events", data=b"{not json", content_type="application/json",
+        "/api/v1/events",
+        data=b"{not json",
+        content_type="application/json",
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 400

@@ -1,0 +1,59 @@
+"""canyu user add --org SLUG --username U --role agent [--email E] [--password-stdin]"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from canyu.accounts.management.commands.org import _describe
+from canyu.accounts.models import Membership, Organization, Role
+from canyu.accounts.services import add_user
+
+
+class Command(BaseCommand):
+    help = "Add users to an organisation with a role, and list them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="create a user (or update their role) in an organisation")
+        add.add_argument("--org", required=True)
+        add.add_argument("--username", required=True)
+        add.add_argument("--role", required=True, choices=Role.values)
+        add.add_argument("--email", default="")
+        add.add_argument("--name", default="", help="display name")
+        add.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from standard input (never put it on the command line)",
+        )
+        lst = sub.add_parser("list", help="list the members of an organisation")
+        lst.add_argument("--org", required=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        org = Organization.objects.filter(slug=options["org"]).first()
+        if org is None:
+            raise CommandError(f"no organisation with slug {options['org']!r}")
+        if options["action"] == "list":
+            for m in Membership.objects.filter(organization=org).select_related("user"):
+                self.stdout.write(f"{m.user.username}\t{m.role}\t{m.user.email}")
+            return
+        password = None
+        if options["password_stdin"]:
+            password = sys.stdin.readline().rstrip("\n")
+            if len(password) < 8:
+                raise CommandError("the password must have at least 8 characters")
+        try:
+            user, membership = add_user(
+                org,
+                options["username"],
+                options["role"],
+                email=options["email"],
+                password=password,
+                display_name=options["name"],
+            )
+        except ValidationError as exc:
+            raise CommandError(_describe(exc)) from exc
+        self.stdout.write(f"{user.username} is {membership.role} in {org.slug}")

@@ -1,0 +1,14 @@
+"""The one table of periodic jobs that ``canyu worker`` runs (dotted task path, seconds).
+
+Each job is idempotent and safe to run in two workers at once: it repairs what a crash
+or a lost enqueue may have left behind.
+"""
+
+from __future__ import annotations
+
+SCHEDULE: list[tuple[str, int]] = [
+    # Pending intake left by a worker killed mid-batch or an enqueue lost after commit.
+    ("canyu.inbox.tasks.recover_intake_task", 15),
+    # Queued outbound messages whose worker died mid-send.
+    ("canyu.connectors.tasks.recover_deliveries_task", 60),
+]

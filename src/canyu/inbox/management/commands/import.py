@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 summary = import_stream(
                     org, stream, chunk_lines=options["chunk"], progress=progress
                 )
-            except OSError as exc:  # e.g. a truncated gzip file: what was read is kept
+            except (OSError, EOFError) as exc:  # a truncated or corrupt gzip file
                 bar.close()
                 raise CommandError(
                     f"{path}: cannot read further: {exc}. Items before it were stored; "

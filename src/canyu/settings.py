@@ -113,6 +113,8 @@ else:
 
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    # Tests use a file, not memory, so a second process (a worker, a browser's server) sees it.
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test-canyu.sqlite3")}
     _db["OPTIONS"] = {
         # IMMEDIATE: a writer takes the lock at BEGIN, so two processes never
         # deadlock upgrading a read lock; busy_timeout waits instead of failing.

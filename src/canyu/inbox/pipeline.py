@@ -461,14 +461,23 @@ def _publish(
     )
 
 
+class Contended(Exception):
+    """Another process holds the organisation's intake lock."""
+
+
 def process_pending(
-    org_id: int, *, batch_size: int | None = None, max_batches: int | None = None
+    org_id: int,
+    *,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    raise_if_contended: bool = False,
 ) -> int:
     """Process the organisation's pending intake items in order; returns how many.
 
     Each batch is claimed, applied and marked done in one transaction under the
     organisation's intake lock: a crash rolls the batch back to pending, and a second
-    worker never processes the same item (it finds the lock taken and leaves).
+    worker never processes the same item (it finds the lock taken and leaves, raising
+    :class:`Contended` when asked to, so a task can try again shortly).
     """
     size = batch_size or settings.PIPELINE_BATCH_SIZE
     channels = {c.pk: c for c in Channel.objects.filter(organization_id=org_id)}
@@ -477,6 +486,8 @@ def process_pending(
     while max_batches is None or batches < max_batches:
         with org_work_lock(INTAKE_LOCK, org_id) as held:
             if not held:
+                if raise_if_contended:
+                    raise Contended(org_id)
                 break
             rows = list(
                 IntakeItem.objects.filter(organization_id=org_id, status=IntakeStatus.PENDING)

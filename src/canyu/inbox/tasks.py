@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import transaction
 from django.tasks import task
+from django.utils import timezone
 
 from canyu.inbox import pipeline
 
@@ -14,8 +16,17 @@ logger = logging.getLogger("canyu.tasks")
 
 @task(queue_name="intake")
 def process_intake_task(organization_id: int) -> int:
-    """Process everything pending for one organisation. Safe to run twice or concurrently."""
-    return pipeline.process_pending(organization_id)
+    """Process everything pending for one organisation. Safe to run twice or concurrently.
+
+    When another worker holds the organisation's lock, try again in a second: that
+    worker may be finishing its last batch just as new items were committed.
+    """
+    try:
+        return pipeline.process_pending(organization_id, raise_if_contended=True)
+    except pipeline.Contended:
+        retry_at = timezone.now() + dt.timedelta(seconds=1)
+        process_intake_task.using(run_after=retry_at).enqueue(organization_id)
+        return 0
 
 
 @task(queue_name="intake")

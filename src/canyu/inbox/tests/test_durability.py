@@ -1,0 +1,135 @@
+"""A worker killed mid-batch loses nothing and repeats nothing; two workers never share an item."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from django.db import connection
+
+from canyu.inbox import pipeline
+from canyu.inbox.intake import submit
+from canyu.inbox.models import IntakeItem, Message
+from canyu.testing import event
+
+CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    import django
+    os.environ["DJANGO_SETTINGS_MODULE"] = "canyu.settings"
+    django.setup()
+    from canyu.inbox import pipeline
+    mode = sys.argv[2]
+    if mode == "stall":
+        real_publish = pipeline._publish
+        def stall(*args, **kwargs):
+            real_publish(*args, **kwargs)
+            print("IN-BATCH", flush=True)  # rows inserted, transaction still open
+            time.sleep(120)
+        pipeline._publish = stall
+    done = pipeline.process_pending(int(sys.argv[1]), batch_size=int(sys.argv[3]))
+    print("DONE", done, flush=True)
+    """
+)
+
+
+def child_env():
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    return env
+
+
+def spawn(org_id, mode, batch_size):
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(org_id), mode, str(batch_size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+
+
+def test_a_failure_mid_batch_rolls_the_whole_batch_back(org, monkeypatch):
+    submit(org, [event(id=f"i{i}") for i in range(5)], source="test")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(pipeline, "_publish", explode)  # after the inserts, before commit
+    with pytest.raises(RuntimeError):
+        pipeline.process_pending(org.pk)
+    assert not Message.objects.exists()
+    assert IntakeItem.objects.filter(status="pending").count() == 5
+    monkeypatch.undo()
+    assert pipeline.process_pending(org.pk) == 5
+    assert Message.objects.count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_in_the_middle_of_a_batch_loses_and_repeats_nothing(org):
+    submit(
+        org,
+        [event(id=f"k{i}", author={"id": f"f{i % 4}", "name": "粉"}) for i in range(40)],
+        source="test",
+    )
+    child = spawn(org.pk, "stall", 40)
+    line = child.stdout.readline()
+    assert line.strip() == "IN-BATCH", child.stderr.read()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    assert IntakeItem.objects.filter(status="pending").count() == 40
+    assert not Message.objects.exists()
+    # The restarted worker picks the batch up again.
+    assert pipeline.process_pending(org.pk) == 40
+    assert Message.objects.count() == 40
+    assert IntakeItem.objects.filter(status="pending").count() == 0
+    assert pipeline.process_pending(org.pk) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_process_one_item_twice(org):
+    total = 600
+    for start in range(0, total, 200):
+        submit(
+            org,
+            [
+                event(id=f"w{i}", author={"id": f"f{i % 9}", "name": "粉"})
+                for i in range(start, start + 200)
+            ],
+            source="test",
+        )
+    workers = [spawn(org.pk, "plain", 25) for _ in range(2)]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        results.append(int(out.split()[-1]))
+    # Whoever lost the lock left early; nothing is left over, nothing was done twice.
+    leftover = pipeline.process_pending(org.pk)
+    assert sum(results) + leftover == total
+    assert Message.objects.count() == total
+    assert IntakeItem.objects.filter(status="done").count() == total
+
+
+def test_the_task_retries_soon_when_another_worker_holds_the_lock(org, monkeypatch):
+    from django_tasks_db.models import DBTaskResult
+
+    from canyu.inbox import tasks
+
+    def contended(*args, **kwargs):
+        raise pipeline.Contended(org.pk)
+
+    monkeypatch.setattr(pipeline, "process_pending", contended)
+    assert tasks.process_intake_task.call(org.pk) == 0
+    retry = DBTaskResult.objects.get(task_path="canyu.inbox.tasks.process_intake_task")
+    assert retry.status == "READY" and retry.args_kwargs["args"] == [org.pk]
+    assert retry.run_after is not None

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "canyu.accounts",
     "canyu.connectors",
     "canyu.inbox",
+    "canyu.demo",
 ]
 
 MIDDLEWARE = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -105,7 +106,9 @@ if DATABASE_URL:
         _fail(SettingError(f"DATABASE_URL cannot be parsed: {exc}"))
     if _db["ENGINE"] == "django.db.backends.postgresql":
         _db["CONN_HEALTH_CHECKS"] = True
-        _db.setdefault("TEST", {})["NAME"] = env_str("CANYU_TEST_DATABASE", "test_canyu")
+        # One database per test run (process id), so parallel runs never collide.
+        _test_db = env_str("CANYU_TEST_DATABASE", f"test_canyu_{os.getpid()}")
+        _db.setdefault("TEST", {})["NAME"] = _test_db
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -115,7 +118,8 @@ else:
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     # Tests use a file, not memory, so a second process (a worker, a browser's server) sees it.
-    _db["TEST"] = {"NAME": str(DATA_DIR / "test-canyu.sqlite3")}
+    # One file per test run (process id), so parallel runs never share a database.
+    _db["TEST"] = {"NAME": str(DATA_DIR / f"test-canyu-{os.getpid()}.sqlite3")}
     _db["OPTIONS"] = {
         # IMMEDIATE: a writer takes the lock at BEGIN, so two processes never
         # deadlock upgrading a read lock; busy_timeout waits instead of failing.

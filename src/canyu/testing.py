@@ -42,6 +42,12 @@ def ingest(org: Organization, items: list[dict[str, Any]], source: str = "test")
     return result
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Personas have passwords; hashing them properly takes most of a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def org(db: Any) -> Organization:
     brand = create_organization("xiaomi", "小米")

@@ -58,3 +58,30 @@ class Channel(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.slug} ({self.platform})"
+
+
+class WebhookReceipt(OrgScoped):
+    """A delivery id seen on a channel's inbound webhook: the replay guard.
+
+    Inserted in the same transaction as the items the delivery carried, with
+    ``ON CONFLICT DO NOTHING`` on ``(channel, delivery_id)``: the insert itself says
+    whether the delivery is new, so two concurrent copies can never both be stored.
+    Rows older than the retention are pruned (``webhook.inbound.prune_receipts``); the
+    signed timestamp already refuses anything older than the replay window.
+    """
+
+    # The unique (channel, delivery_id) index serves the foreign key too.
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
+    delivery_id = models.CharField(max_length=191)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "delivery_id"], name="webhook_receipt_delivery_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["received_at"], name="webhook_receipt_received")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} on channel {self.channel_id}"

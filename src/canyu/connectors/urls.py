@@ -1,2 +1,17 @@
+"""Inbound platform endpoints, mounted by the project at ``hooks/``.
 
-urlpatterns: list = []
+Each platform folder contributes its receiving view here; none of them uses sessions or
+CSRF, because each authenticates the request itself (signatures, platform tokens).
+"""
+
+from django.urls import path
+
+from canyu.connectors.webhook import views as webhook_views
+
+urlpatterns = [
+    path(
+        "webhook/<slug:org_slug>/<slug:channel_slug>",
+        webhook_views.receive,
+        name="webhook-receive",
+    ),
+]

@@ -11,4 +11,6 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.inbox.tasks.recover_intake_task", 15),
     # Queued outbound messages whose worker died mid-send.
     ("canyu.connectors.tasks.recover_deliveries_task", 60),
+    # Seen webhook delivery ids older than the replay horizon.
+    ("canyu.connectors.tasks.prune_webhook_receipts_task", 3600),
 ]

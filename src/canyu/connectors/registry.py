@@ -1,0 +1,39 @@
+"""Which connector class serves which platform, imported on first use.
+
+Adding a platform means adding a folder ``canyu/connectors/<platform>/`` and one line
+here; nothing in the core changes. The classes are named by dotted path so that
+importing the registry never imports every platform's code (and its dependencies).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+from canyu.connectors.base import Connector, ConnectorError
+
+CONNECTORS: dict[str, str] = {
+    "webhook": "canyu.connectors.webhook.outbound.WebhookConnector",
+}
+
+
+class NoConnector(ConnectorError):
+    """No connector can send on this platform (yet): a permanent failure."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__(f"Canyu cannot send on platform {platform!r} yet", permanent=True)
+        self.platform = platform
+
+
+@cache
+def get_connector(platform: str) -> type[Connector]:
+    """The connector class for ``platform``; raises :class:`NoConnector` if there is none."""
+    try:
+        path = CONNECTORS[platform]
+    except KeyError:
+        raise NoConnector(platform) from None
+    cls = import_string(path)
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise TypeError(f"{path} is not a Connector subclass")
+    return cls

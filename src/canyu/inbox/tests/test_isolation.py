@@ -1,0 +1,267 @@
+"""Nothing of one organisation is ever visible to, or changeable by, another.
+
+The routes are read from the API itself: every route registered on it must have a case
+in :data:`CASES` (a new endpoint without one fails :func:`test_every_route_has_a_case`),
+and each case is called with the rival brand's token and the first brand's ids and
+slugs. Object routes must answer 404, list routes only the rival's own rows, and no
+answer may carry any of the first brand's data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from canyu.accounts.services import add_user
+from canyu.api import api as canyu_api
+from canyu.connectors.models import Channel
+from canyu.inbox import services
+from canyu.inbox.models import (
+    Activity,
+    Contact,
+    Conversation,
+    ConversationTag,
+    IntakeItem,
+    Message,
+)
+from canyu.testing import event, ingest
+
+
+def registered_routes() -> list[tuple[str, str]]:
+    """``(METHOD, /api/v1/path/{param})`` of every operation registered on the NinjaAPI."""
+    canyu_api.urls  # noqa: B018 - binds the routers, which fills ``_routers``
+    root = "/api/v1"
+    routes = set()
+    for prefix, router in canyu_api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for method in operation.methods:
+                    routes.add((method.upper(), f"{root}{prefix}{path}".rstrip("/")))
+    return sorted(routes)
+
+
+@dataclass
+class Case:
+    """``expect``: "404" for an object, "list" for a list, "unknown-channel" for intake."""
+
+    expect: str
+    body: Any = None
+    queries: list[str] = field(default_factory=lambda: [""])
+
+
+PROBE = {"text": "探测 probe", "agent": "rival-agent"}
+
+CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/api/v1/events"): Case("unknown-channel", body=event(channel="weibo-founder")),
+    ("GET", "/api/v1/conversations"): Case(
+        "list",
+        queries=[
+            "",
+            "channel=weibo-founder",
+            "contact={contact_id}",
+            "tag=ORG1-标签",
+            "assignee={agent_id}",
+            "status=pending",
+            "ordering=-last_message_at",
+        ],
+    ),
+    ("GET", "/api/v1/conversations/{conversation_id}"): Case("404"),
+    ("POST", "/api/v1/conversations/{conversation_id}/reply"): Case("404", body=PROBE),
+    ("POST", "/api/v1/conversations/{conversation_id}/notes"): Case("404", body=PROBE),
+    ("POST", "/api/v1/conversations/{conversation_id}/assign"): Case(
+        "404", body={"assignee": None}
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/tags"): Case(
+        "404", body={"add": ["探测"], "remove": ["ORG1-标签"]}
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/resolve"): Case("404"),
+    ("POST", "/api/v1/conversations/{conversation_id}/reopen"): Case("404"),
+    ("POST", "/api/v1/conversations/{conversation_id}/pending"): Case("404"),
+    ("GET", "/api/v1/contacts"): Case("list", queries=["", "q=ORG1", "platform=wechat"]),
+    ("GET", "/api/v1/contacts/{contact_id}"): Case("404"),
+    ("GET", "/api/v1/channels"): Case("list", queries=["", "platform=wechat"]),
+    ("GET", "/api/v1/channels/{slug}"): Case("404"),
+}
+
+# Strings only the first brand's data contains: none may appear in the rival's answers.
+SENTINELS = [
+    "ORG1-粉丝",
+    "org1-fan-id",
+    "ORG1-私信内容",
+    "ORG1-评论内容",
+    "ORG1-回复",
+    "ORG1-备注",
+    "ORG1-标签",
+    "agent1",
+    "小米公司",
+    "雷军",
+    "小米服务号",
+    "whsec-org1",
+]
+
+
+@pytest.fixture
+def world(org: Any, other_org: Any, agent: Any) -> dict[str, Any]:
+    """Both brands with data; the first brand's holds every sentinel."""
+    Channel.objects.filter(organization=org, slug="weibo-founder").update(secret="whsec-org1")
+    fan = {"id": "org1-fan-id", "name": "ORG1-粉丝", "followers": 7}
+    ingest(
+        org,
+        [
+            event(id="o1-dm", channel="wechat-oa", kind="direct", author=fan, text="ORG1-私信内容"),
+            event(id="o1-c", channel="weibo-founder", author=fan, text="ORG1-评论内容"),
+            event(
+                id="o1-r",
+                channel="weibo-founder",
+                kind="reply",
+                direction="out",
+                author={"id": "leijun", "name": "雷军"},
+                text="ORG1-回复",
+                parent_id="o1-c",
+            ),
+        ],
+    )
+    conversation = Conversation.objects.get(organization=org, channel__slug="weibo-founder")
+    services.add_note(org, conversation, agent, "ORG1-备注")
+    services.add_tags(org, conversation, ["ORG1-标签"])
+    services.assign(org, conversation, agent.pk)
+    services.set_status(org, conversation, "pending")
+
+    add_user(other_org, "rival-agent", "agent", email="rival@example.com")
+    ingest(
+        other_org, [event(id="r-1", author={"id": "rival-fan", "name": "Rival fan"}, text="hello")]
+    )
+    return {
+        "conversation_id": conversation.pk,
+        "contact_id": conversation.contact_id,
+        "slug": "weibo-founder",
+        "agent_id": agent.pk,
+    }
+
+
+def snapshot(org: Any) -> dict[str, Any]:
+    """Everything a rival's request could have changed in ``org``."""
+    return {
+        "messages": sorted(Message.objects.filter(organization=org).values_list("id", "text")),
+        "conversations": sorted(
+            Conversation.objects.filter(organization=org).values_list(
+                "id", "status", "assignee_id", "message_count", "is_waiting", "updated_at"
+            )
+        ),
+        "tags": sorted(
+            ConversationTag.objects.filter(organization=org).values_list("id", "tag__name")
+        ),
+        "activities": Activity.objects.filter(organization=org).count(),
+        "intake": IntakeItem.objects.filter(organization=org).count(),
+    }
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    try:
+        return template.format_map(values)
+    except KeyError as exc:
+        pytest.fail(f"{template}: no first-brand value for path parameter {exc} in world()")
+
+
+def assert_no_first_brand_data(route: tuple[str, str], body: str) -> None:
+    leaked = [s for s in SENTINELS if s in body]
+    assert not leaked, f"{route} leaked {leaked}: {body[:500]}"
+
+
+def test_every_route_has_a_case():
+    routes = set(registered_routes())
+    assert routes, "no routes found on the API"
+    missing = sorted(routes - set(CASES))
+    assert not missing, f"routes without an isolation case: {missing}"
+    stale = sorted(set(CASES) - routes)
+    assert not stale, f"isolation cases for routes that no longer exist: {stale}"
+
+
+def test_the_route_list_matches_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    assert documented == set(registered_routes())
+
+
+@pytest.mark.parametrize("route", registered_routes(), ids=lambda r: f"{r[0]} {r[1]}")
+def test_the_rival_brand_sees_and_changes_nothing(route, api, org, other_org, other_token, world):
+    case = CASES.get(route)
+    if case is None:
+        pytest.fail(f"{route} has no isolation case in CASES")
+    method, template = route
+    path = fill(template, world)
+    before = snapshot(org)
+
+    for query in case.queries:
+        url = path + ("?" + fill(query, world) if query else "")
+        response = api(method.lower(), url, json=case.body, token_=other_token)
+        content = response.content.decode()
+        assert_no_first_brand_data(route, content)
+        data = json.loads(content)
+
+        if case.expect == "404":
+            assert response.status_code == 404, (url, content)
+        elif case.expect == "list":
+            assert response.status_code == 200, (url, content)
+            assert data["count"] == len(data["items"])
+            for item in data["items"]:
+                if "id" in item:
+                    model = Conversation if "/conversations" in template else Contact
+                    assert model.objects.get(pk=item["id"]).organization_id == other_org.pk
+                else:
+                    assert Channel.objects.filter(
+                        organization=other_org, slug=item["slug"]
+                    ).exists()
+        elif case.expect == "unknown-channel":
+            assert response.status_code == 400, content
+            assert data["accepted"] == 0
+            assert [r["field"] for r in data["rejected"]] == ["channel"]
+        else:  # pragma: no cover - a typo in CASES
+            pytest.fail(f"unknown expectation {case.expect!r}")
+
+    assert snapshot(org) == before
+
+
+def test_the_rival_brand_lists_only_its_own_rows(api, other_org, other_token, world):
+    conversations = api("get", "/api/v1/conversations", token_=other_token).json()
+    assert conversations["count"] == 1
+    assert conversations["items"][0]["contact"]["name"] == "Rival fan"
+    contacts = api("get", "/api/v1/contacts", token_=other_token).json()
+    assert [c["name"] for c in contacts["items"]] == ["Rival fan"]
+    channels = api("get", "/api/v1/channels", token_=other_token).json()
+    assert [c["slug"] for c in channels["items"]] == ["weibo-official"]
+    same_slug = api("get", "/api/v1/channels/weibo-official", token_=other_token)
+    assert same_slug.status_code == 200
+    assert_no_first_brand_data(
+        ("GET", "/api/v1/channels/weibo-official"), same_slug.content.decode()
+    )
+
+
+def test_a_member_of_both_brands_sees_only_the_brand_it_acts_for(org, other_org, world):
+    user, _ = add_user(org, "both", "agent")
+    add_user(other_org, "both", "agent")
+    browser = Client()
+    browser.force_login(user)
+    rival = {"X-Canyu-Org": other_org.slug}
+    url = f"/api/v1/conversations/{world['conversation_id']}"
+    assert browser.get(url, headers=rival).status_code == 404
+    listed = browser.get("/api/v1/conversations", headers=rival)
+    assert listed.json()["count"] == 1
+    assert_no_first_brand_data(("GET", "/api/v1/conversations"), listed.content.decode())
+    assert browser.get(url, headers={"X-Canyu-Org": org.slug}).status_code == 200
+
+
+def test_the_rival_cannot_submit_events_to_the_first_brands_channel(api, org, other_token, world):
+    before = IntakeItem.objects.filter(organization=org).count()
+    response = api(
+        "post", "/api/v1/events", json=event(channel="weibo-founder", id="x"), token_=other_token
+    )
+    assert response.status_code == 400
+    rejected = response.json()["rejected"]
+    assert rejected[0]["field"] == "channel"
+    assert "unknown" in rejected[0]["reason"]
+    assert IntakeItem.objects.filter(organization=org).count() == before

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from canyu.accounts.models import Organization
 from canyu.accounts.services import create_organization
+from canyu.core.commands import describe
 
 
 class Command(BaseCommand):
@@ -32,11 +33,5 @@ class Command(BaseCommand):
         try:
             org = create_organization(options["slug"], options["name"], options["time_zone"])
         except ValidationError as exc:
-            raise CommandError(_describe(exc)) from exc
+            raise CommandError(describe(exc)) from exc
         self.stdout.write(f"created organisation {org.slug}")
-
-
-def _describe(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from canyu.accounts.models import ApiToken, Organization
+from canyu.accounts.models import ApiToken
 from canyu.accounts.services import create_api_token
+from canyu.core.commands import organization_or_error
 
 
 class Command(BaseCommand):
@@ -22,9 +23,7 @@ class Command(BaseCommand):
         lst.add_argument("--org", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org = Organization.objects.filter(slug=options["org"]).first()
-        if org is None:
-            raise CommandError(f"no organisation with slug {options['org']!r}")
+        org = organization_or_error(options["org"])
         if options["action"] == "list":
             for t in ApiToken.objects.filter(organization=org).order_by("created_at"):
                 state = "revoked" if t.revoked_at else "active"

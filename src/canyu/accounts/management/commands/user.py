@@ -8,9 +8,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from canyu.accounts.management.commands.org import _describe
-from canyu.accounts.models import Membership, Organization, Role
+from canyu.accounts.models import Membership, Role
 from canyu.accounts.services import add_user
+from canyu.core.commands import describe, organization_or_error
 
 
 class Command(BaseCommand):
@@ -33,9 +33,7 @@ class Command(BaseCommand):
         lst.add_argument("--org", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org = Organization.objects.filter(slug=options["org"]).first()
-        if org is None:
-            raise CommandError(f"no organisation with slug {options['org']!r}")
+        org = organization_or_error(options["org"])
         if options["action"] == "list":
             for m in Membership.objects.filter(organization=org).select_related("user"):
                 self.stdout.write(f"{m.user.username}\t{m.role}\t{m.user.email}")
@@ -55,5 +53,5 @@ class Command(BaseCommand):
                 display_name=options["name"],
             )
         except ValidationError as exc:
-            raise CommandError(_describe(exc)) from exc
+            raise CommandError(describe(exc)) from exc
         self.stdout.write(f"{user.username} is {membership.role} in {org.slug}")

@@ -7,9 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from canyu.accounts.management.commands.org import _describe
-from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel, MatrixRole, Platform
+from canyu.core.commands import describe, organization_or_error
 
 
 class Command(BaseCommand):
@@ -34,9 +33,7 @@ class Command(BaseCommand):
         lst.add_argument("--org", required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org = Organization.objects.filter(slug=options["org"]).first()
-        if org is None:
-            raise CommandError(f"no organisation with slug {options['org']!r}")
+        org = organization_or_error(options["org"])
         if options["action"] == "list":
             for c in Channel.objects.filter(organization=org):
                 self.stdout.write(f"{c.slug}\t{c.platform}\t{c.role}\t{c.name}")
@@ -59,7 +56,7 @@ class Command(BaseCommand):
         try:
             channel.full_clean()
         except ValidationError as exc:
-            raise CommandError(_describe(exc)) from exc
+            raise CommandError(describe(exc)) from exc
         channel.save()
         self.stdout.write(
             f"added channel {channel.slug} ({channel.platform}, {channel.role}) to {org.slug}"

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from canyu.accounts.models import Organization
+from canyu.core.commands import organization_or_error
 from canyu.inbox.importer import import_stream, open_events_file
 
 
@@ -29,11 +29,7 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        org = Organization.objects.filter(slug=options["org"]).first()
-        if org is None:
-            raise CommandError(
-                f"no organisation with slug {options['org']!r} (see 'canyu org list')"
-            )
+        org = organization_or_error(options["org"])
         if options["chunk"] < 1:
             raise CommandError("--chunk must be at least 1")
         size = os.path.getsize(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -75,3 +76,69 @@ def org_work_lock(name: str, org_id: int) -> Iterator[bool]:
             yield bool(acquired)
         else:
             yield True
+
+
+def allocate_ids(table: str, count: int) -> list[int]:
+    """Reserve ``count`` primary keys of ``table`` for rows about to be inserted.
+
+    Knowing the ids before the insert lets a batch link its rows to each other (a reply
+    to its parent, a message to its new conversation) and insert them with one
+    ``executemany``. PostgreSQL: from the table's sequence. SQLite: above the highest id
+    ever used — callers must hold the write lock (be inside an IMMEDIATE transaction),
+    which keeps any other writer out until they commit.
+    """
+    if count <= 0:
+        return []
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        if not connection.in_atomic_block:
+            raise RuntimeError("allocate_ids on SQLite needs the write transaction")
+        cursor.execute(
+            f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {qn(table)}), 0),"  # noqa: S608
+            " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+            [table],
+        )
+        top = int(cursor.fetchone()[0])
+        return list(range(top + 1, top + 1 + count))
+
+
+def adapt_datetime(value: dt.datetime | None) -> Any:
+    """A UTC datetime as the database driver wants it for a raw statement."""
+    if value is None or connection.vendor != "sqlite":
+        return value
+    # Django's SQLite backend stores naive UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def insert_many(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    json_columns: Sequence[str] = (),
+) -> None:
+    """INSERT rows with ``executemany``; values must already be adapted (see adapt_datetime)."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    cast = connection.vendor == "postgresql"
+    marks = ", ".join("%s::jsonb" if cast and c in json_columns else "%s" for c in columns)
+    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE by id with ``executemany``: each row is the new values, then the id."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(c)} = %s" for c in columns)
+    sql = f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

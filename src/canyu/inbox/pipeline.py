@@ -10,6 +10,7 @@ of the same batch. Domain events are published after commit.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,12 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from canyu.connectors.models import Channel
 from canyu.core import events as ev
-from canyu.core.db import org_work_lock
+from canyu.core.db import adapt_datetime, allocate_ids, insert_many, org_work_lock, update_many
 from canyu.inbox.models import (
     Contact,
     Conversation,
@@ -39,8 +41,9 @@ logger = logging.getLogger("canyu.pipeline")
 INTAKE_LOCK = "canyu.intake"
 PREVIEW_LENGTH = 140
 
-CONVERSATION_STATE_FIELDS = [
-    "contact",
+# Conversation columns the pipeline reads, writes on insert, and updates on change.
+CONV_STATE = [
+    "contact_id",
     "status",
     "is_waiting",
     "waiting_since",
@@ -57,12 +60,127 @@ CONVERSATION_STATE_FIELDS = [
     "message_count",
     "updated_at",
 ]
+CONV_DATES = {
+    "waiting_since",
+    "first_inbound_at",
+    "first_response_at",
+    "last_inbound_at",
+    "last_response_at",
+    "cycle_started_at",
+    "last_message_at",
+    "updated_at",
+}
+CONV_INSERT = ["id", "organization_id", "channel_id", "thread_key", "created_at", *CONV_STATE]
+MESSAGE_INSERT = [
+    "id",
+    "organization_id",
+    "channel_id",
+    "platform_id",
+    "conversation_id",
+    "direction",
+    "kind",
+    "parent_platform_id",
+    "parent_id",
+    "text",
+    "url",
+    "attachments",
+    "author_contact_id",
+    "author_agent_id",
+    "author_name",
+    "created_at",
+    "received_at",
+    "raw",
+    "response_type",
+    "response_seconds",
+    "delivery_status",
+    "delivery_error",
+    "delivery_retryable",
+    "delivery_attempts",
+]
+CONTACT_INSERT = [
+    "id",
+    "organization_id",
+    "platform",
+    "external_id",
+    "name",
+    "followers",
+    "last_seen_at",
+    "created_at",
+]
+
+
+class _Conv:
+    """A conversation's state while a batch is walked (lighter than a model instance)."""
+
+    __slots__ = ("channel_id", "created_at", "dirty", "id", "is_new", "thread_key", *CONV_STATE)
+
+    def __init__(self, **values: Any) -> None:
+        self.dirty = False
+        self.is_new = False
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+class _Contact:
+    __slots__ = ("external_id", "followers", "id", "last_seen_at", "name", "platform")
+
+    def __init__(
+        self,
+        id: int,
+        platform: str,
+        external_id: str,
+        name: str,
+        followers: int | None,
+        last_seen_at: dt.datetime | None,
+    ) -> None:
+        self.id = id
+        self.platform = platform
+        self.external_id = external_id
+        self.name = name
+        self.followers = followers
+        self.last_seen_at = last_seen_at
+
+
+class _Msg:
+    """A message being built; its id is reserved before the batch is inserted."""
+
+    __slots__ = (
+        "agent_id",
+        "channel_id",
+        "contact_id",
+        "conv",
+        "event",
+        "id",
+        "parent",
+        "parent_id",
+        "response_seconds",
+        "response_type",
+    )
+
+    def __init__(
+        self,
+        channel_id: int,
+        event: NormalisedEvent,
+        conv: _Conv | None,
+        contact_id: int | None,
+        agent_id: int | None,
+    ) -> None:
+        self.id = 0
+        self.channel_id = channel_id
+        self.event = event
+        self.conv = conv
+        self.contact_id = contact_id
+        self.agent_id = agent_id
+        self.parent: _Msg | None = None
+        self.parent_id: int | None = None
+        self.response_type = ""
+        self.response_seconds: int | None = None
 
 
 @dataclass
 class BatchResult:
-    messages: list[Message] = field(default_factory=list)
-    created: list[Conversation] = field(default_factory=list)
+    message_ids: list[int] = field(default_factory=list)
+    created_conversation_ids: list[int] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -71,8 +189,8 @@ class _Ref:
     """A stored or just-built message that later items may name as their parent."""
 
     message_id: int | None
-    message: Message | None
-    conversation: Conversation | None
+    message: _Msg | None
+    conversation: _Conv | None
     conversation_id: int | None = None
 
 
@@ -89,78 +207,87 @@ def apply_events(
     """Store ``(channel_id, event)`` items of one organisation, in order. Call in a transaction.
 
     Items already stored as messages are skipped (the intake's unique key normally stops
-    them earlier; this keeps the function safe to call on its own).
+    them earlier; this keeps the function safe to call on its own, e.g. by the import).
     """
+    if not connection.in_atomic_block:
+        raise RuntimeError("apply_events must run inside a transaction")
     result = BatchResult()
     if not items:
         return result
     now = timezone.now()
 
     # 1. Items already stored (once only).
-    channel_ids = {cid for cid, _ in items}
     stored = set(
         Message.objects.filter(
-            channel_id__in=channel_ids, platform_id__in={e.id for _, e in items}
+            channel_id__in={cid for cid, _ in items}, platform_id__in={e.id for _, e in items}
         ).values_list("channel_id", "platform_id")
     )
     fresh: list[tuple[int, NormalisedEvent]] = []
-    seen: set[tuple[int, str]] = set()
     for channel_id, event in items:
         key = (channel_id, event.id)
-        if key in stored or key in seen:
+        if key in stored:
             result.skipped += 1
             continue
-        seen.add(key)
+        stored.add(key)
         fresh.append((channel_id, event))
     if not fresh:
         return result
 
-    contacts, new_contacts = _upsert_contacts(org_id, channels, fresh)
+    contacts, new_contact_ids = _upsert_contacts(org_id, channels, fresh, now)
     refs = _load_parents(fresh)
     conversations = _load_conversations(org_id, fresh, refs, contacts, channels)
     agents = _load_agents(org_id, fresh)
 
-    by_thread: dict[tuple[int, str], Conversation] = {
+    by_thread: dict[tuple[int, str], _Conv] = {
         (c.channel_id, c.thread_key): c for c in conversations.values() if c.thread_key
     }
-    open_direct: dict[tuple[int, int], Conversation] = {}
-    for conv in sorted(conversations.values(), key=lambda c: c.pk):
+    open_direct: dict[tuple[int, int], _Conv] = {}
+    for conv in sorted(conversations.values(), key=lambda c: c.id):
         if conv.status != Status.RESOLVED and conv.contact_id is not None:
             open_direct[(conv.channel_id, conv.contact_id)] = conv
 
-    created: list[Conversation] = []
-    touched: dict[int, Conversation] = {}
-    reopened: list[Conversation] = []
-    responded: list[tuple[Conversation, Message]] = []
-    messages: list[Message] = []
-    inbatch_parent: list[tuple[Message, Message]] = []
+    created: list[_Conv] = []
+    reopened: list[_Conv] = []
+    responded: list[_Msg] = []
+    messages: list[_Msg] = []
 
     def new_conversation(
-        channel_id: int, contact: Contact | None, event: NormalisedEvent, thread: str | None
-    ) -> Conversation:
-        conv = Conversation(
-            organization_id=org_id,
+        channel_id: int, contact: _Contact | None, event: NormalisedEvent, thread: str | None
+    ) -> _Conv:
+        conv = _Conv(
+            id=0,
             channel_id=channel_id,
-            contact=contact,
+            contact_id=contact.id if contact else None,
             thread_key=thread,
             status=Status.OPEN,
+            is_waiting=False,
+            waiting_since=None,
+            first_inbound_at=None,
+            first_response_at=None,
+            last_inbound_at=None,
+            last_response_at=None,
             cycle_started_at=event.created_at,
+            cycle_responded=False,
+            reopen_count=0,
+            last_message_at=None,
+            last_message_preview="",
             contact_name=contact.name if contact else "",
+            message_count=0,
             created_at=event.created_at,
             updated_at=now,
         )
+        conv.is_new = True
         created.append(conv)
         if thread:
             by_thread[(channel_id, thread)] = conv
         return conv
 
     for channel_id, event in fresh:
-        channel = channels[channel_id]
         inbound = event.direction == "in"
-        contact = contacts[(channel.platform, event.author_id)] if inbound else None
+        contact = contacts[(channels[channel_id].platform, event.author_id)] if inbound else None
         parent = refs.get((channel_id, event.parent_id)) if event.parent_id else None
 
-        conv: Conversation | None = None
+        conv: _Conv | None = None
         if event.conversation_id is not None:
             conv = conversations.get(event.conversation_id)
         elif event.thread:
@@ -170,81 +297,134 @@ def apply_events(
         elif not inbound:
             conv = parent.conversation if parent else None
         elif event.kind == "direct":
-            conv = open_direct.get((channel_id, contact.pk))
+            assert contact is not None
+            conv = open_direct.get((channel_id, contact.id))
             if conv is None:
                 conv = new_conversation(channel_id, contact, event, None)
         else:
+            assert contact is not None
             if (
                 parent is not None
                 and parent.conversation is not None
-                and parent.conversation.contact_id == contact.pk
+                and parent.conversation.contact_id == contact.id
             ):
                 conv = parent.conversation
             else:
                 conv = new_conversation(channel_id, contact, event, None)
-        if inbound and conv is not None and conv.contact_id is None:
-            conv.contact = contact  # a thread the brand started: the first fan to write owns it
-            conv.contact_name = contact.name
-        if inbound and event.kind == "direct" and conv is not None:
-            open_direct[(channel_id, contact.pk)] = conv
+        if contact is not None and conv is not None:
+            if conv.contact_id is None:
+                conv.contact_id = contact.id  # a thread the brand started: the first fan owns it
+            if event.kind == "direct":
+                open_direct[(channel_id, contact.id)] = conv
 
-        message = Message(
-            organization_id=org_id,
-            channel_id=channel_id,
-            platform_id=event.id,
-            conversation=conv,
-            direction=event.direction,
-            kind=event.kind,
-            parent_platform_id=event.parent_id or "",
-            parent_id=parent.message_id if parent else None,
-            text=event.text,
-            url=event.url,
-            attachments=event.attachments,
-            author_contact=contact,
-            author_agent_id=agents.get(event.agent) if event.agent else None,
-            author_name=event.author_name,
-            created_at=event.created_at,
-            received_at=now,
-            raw=event.raw,
+        message = _Msg(
+            channel_id,
+            event,
+            conv,
+            contact.id if contact else None,
+            agents.get(event.agent) if event.agent else None,
         )
-        if parent is not None and parent.message is not None:
-            inbatch_parent.append((message, parent.message))
+        if parent is not None:
+            message.parent = parent.message
+            message.parent_id = parent.message_id
         messages.append(message)
         refs[(channel_id, event.id)] = _Ref(None, message, conv)
 
         if conv is None:
             continue
-        if conv.pk is not None:
-            touched[conv.pk] = conv
+        conv.dirty = True
         if inbound:
             if _apply_inbound(conv, event.created_at):
                 reopened.append(conv)
         elif _apply_outbound(conv, message):
-            responded.append((conv, message))
+            responded.append(message)
         conv.message_count += 1
         if conv.last_message_at is None or event.created_at >= conv.last_message_at:
             conv.last_message_at = event.created_at
             conv.last_message_preview = preview(event.text, event.attachments)
-        if contact is not None and conv.contact_id == contact.pk:
+        if contact is not None and conv.contact_id == contact.id:
             conv.contact_name = contact.name
         conv.updated_at = now
 
-    Conversation.objects.bulk_create(created)
-    Message.objects.bulk_create(messages)
-    if inbatch_parent:
-        for child, parent_message in inbatch_parent:
-            child.parent_id = parent_message.pk
-        Message.objects.bulk_update([c for c, _ in inbatch_parent], ["parent"])
-    if touched:
-        Conversation.objects.bulk_update(list(touched.values()), CONVERSATION_STATE_FIELDS)
-
-    _publish(org_id, new_contacts, created, reopened, responded, messages)
-    result.messages = messages
-    result.created = created
+    _write(org_id, created, conversations, messages, now)
+    _publish(org_id, new_contact_ids, created, reopened, responded, messages)
+    result.message_ids = [m.id for m in messages]
+    result.created_conversation_ids = [c.id for c in created]
     return result
 
 
-def _apply_inbound(conv: Conversation, at: dt.datetime) -> bool:
+def _write(
+    org_id: int,
+    created: list[_Conv],
+    loaded: dict[int, _Conv],
+    messages: list[_Msg],
+    now: dt.datetime,
+) -> None:
+    """Insert the new conversations and messages, update the touched conversations."""
+    for conv, pk in zip(
+        created, allocate_ids(Conversation._meta.db_table, len(created)), strict=True
+    ):
+        conv.id = pk
+    for message, pk in zip(
+        messages, allocate_ids(Message._meta.db_table, len(messages)), strict=True
+    ):
+        message.id = pk
+
+    def state(conv: _Conv) -> list[Any]:
+        return [
+            adapt_datetime(getattr(conv, name)) if name in CONV_DATES else getattr(conv, name)
+            for name in CONV_STATE
+        ]
+
+    insert_many(
+        Conversation._meta.db_table,
+        CONV_INSERT,
+        [
+            [c.id, org_id, c.channel_id, c.thread_key, adapt_datetime(c.created_at), *state(c)]
+            for c in created
+        ],
+    )
+    received = adapt_datetime(now)
+    rows = []
+    for m in messages:
+        e = m.event
+        rows.append(
+            [
+                m.id,
+                org_id,
+                m.channel_id,
+                e.id,
+                m.conv.id if m.conv is not None else None,
+                e.direction,
+                e.kind,
+                e.parent_id or "",
+                m.parent.id if m.parent is not None else m.parent_id,
+                e.text,
+                e.url,
+                json.dumps(e.attachments, ensure_ascii=False),
+                m.contact_id,
+                m.agent_id,
+                e.author_name,
+                adapt_datetime(e.created_at),
+                received,
+                None if e.raw is None else json.dumps(e.raw, ensure_ascii=False),
+                m.response_type,
+                m.response_seconds,
+                "",
+                "",
+                False,
+                0,
+            ]
+        )
+    insert_many(Message._meta.db_table, MESSAGE_INSERT, rows, json_columns=("attachments", "raw"))
+    update_many(
+        Conversation._meta.db_table,
+        CONV_STATE,
+        [[*state(c), c.id] for c in loaded.values() if c.dirty],
+    )
+
+
+def _apply_inbound(conv: _Conv, at: dt.datetime) -> bool:
     """Update a conversation for a fan's item; True when it reopens a resolved one."""
     reopened = False
     if conv.status == Status.RESOLVED:
@@ -266,9 +446,9 @@ def _apply_inbound(conv: Conversation, at: dt.datetime) -> bool:
     return reopened
 
 
-def _apply_outbound(conv: Conversation, message: Message) -> bool:
+def _apply_outbound(conv: _Conv, message: _Msg) -> bool:
     """Record a brand item; True (and the response facts on ``message``) when it answers."""
-    at = message.created_at
+    at = message.event.created_at
     if conv.last_response_at is None or at > conv.last_response_at:
         conv.last_response_at = at
     if not conv.is_waiting or conv.waiting_since is None:
@@ -284,8 +464,11 @@ def _apply_outbound(conv: Conversation, message: Message) -> bool:
 
 
 def _upsert_contacts(
-    org_id: int, channels: dict[int, Channel], items: list[tuple[int, NormalisedEvent]]
-) -> tuple[dict[tuple[str, str], Contact], list[Contact]]:
+    org_id: int,
+    channels: dict[int, Channel],
+    items: list[tuple[int, NormalisedEvent]],
+    now: dt.datetime,
+) -> tuple[dict[tuple[str, str], _Contact], list[int]]:
     newest: dict[tuple[str, str], NormalisedEvent] = {}
     for channel_id, event in items:
         if event.direction != "in":
@@ -296,27 +479,21 @@ def _upsert_contacts(
             newest[key] = event
     if not newest:
         return {}, []
-    platforms = {p for p, _ in newest}
     existing = {
-        (c.platform, c.external_id): c
-        for c in Contact.objects.filter(
+        (row[1], row[2]): _Contact(*row)
+        for row in Contact.objects.filter(
             organization_id=org_id,
-            platform__in=platforms,
+            platform__in={p for p, _ in newest},
             external_id__in={a for _, a in newest},
-        )
+        ).values_list("id", "platform", "external_id", "name", "followers", "last_seen_at")
     }
-    to_create: list[Contact] = []
-    to_update: list[Contact] = []
+    to_create: list[_Contact] = []
+    to_update: list[_Contact] = []
     for key, event in newest.items():
         contact = existing.get(key)
         if contact is None:
-            contact = Contact(
-                organization_id=org_id,
-                platform=key[0],
-                external_id=key[1],
-                name=event.author_name,
-                followers=event.followers,
-                last_seen_at=event.created_at,
+            contact = _Contact(
+                0, key[0], key[1], event.author_name, event.followers, event.created_at
             )
             to_create.append(contact)
             existing[key] = contact
@@ -331,10 +508,33 @@ def _upsert_contacts(
                 contact.followers = followers
                 contact.last_seen_at = event.created_at
                 to_update.append(contact)
-    Contact.objects.bulk_create(to_create)
-    if to_update:
-        Contact.objects.bulk_update(to_update, ["name", "followers", "last_seen_at"])
-    return existing, to_create
+    table = Contact._meta.db_table
+    for contact, pk in zip(to_create, allocate_ids(table, len(to_create)), strict=True):
+        contact.id = pk
+    created_at = adapt_datetime(now)
+    insert_many(
+        table,
+        CONTACT_INSERT,
+        [
+            [
+                c.id,
+                org_id,
+                c.platform,
+                c.external_id,
+                c.name,
+                c.followers,
+                adapt_datetime(c.last_seen_at),
+                created_at,
+            ]
+            for c in to_create
+        ],
+    )
+    update_many(
+        table,
+        ["name", "followers", "last_seen_at"],
+        [[c.name, c.followers, adapt_datetime(c.last_seen_at), c.id] for c in to_update],
+    )
+    return existing, [c.id for c in to_create]
 
 
 def _load_parents(items: list[tuple[int, NormalisedEvent]]) -> dict[tuple[int, str | None], _Ref]:
@@ -355,38 +555,40 @@ def _load_conversations(
     org_id: int,
     items: list[tuple[int, NormalisedEvent]],
     refs: dict[tuple[int, str | None], _Ref],
-    contacts: dict[tuple[str, str], Contact],
+    contacts: dict[tuple[str, str], _Contact],
     channels: dict[int, Channel],
-) -> dict[int, Conversation]:
-    """Every conversation the batch may touch, in one query; resolves parents' conversations."""
+) -> dict[int, _Conv]:
+    """Every conversation the batch may touch, in one query, locked against agents' verbs."""
     ids = {r.conversation_id for r in refs.values() if r.conversation_id is not None}
     ids |= {e.conversation_id for _, e in items if e.conversation_id is not None}
     threads = {(cid, e.thread) for cid, e in items if e.thread}
     direct = {
-        (cid, contacts[(channels[cid].platform, e.author_id)].pk)
+        (cid, contacts[(channels[cid].platform, e.author_id)].id)
         for cid, e in items
         if e.kind == "direct" and e.direction == "in" and not e.thread
     }
-    condition = Q(pk__in=ids) if ids else Q(pk__in=[])
-    if threads:
-        condition |= Q(
-            channel_id__in={c for c, _ in threads}, thread_key__in={t for _, t in threads}
-        )
-    if direct:
-        condition |= Q(
-            channel_id__in={c for c, _ in direct},
-            contact_id__in={p for _, p in direct},
-            status__in=[Status.OPEN, Status.PENDING],
-        )
-    found: dict[int, Conversation] = {}
+    found: dict[int, _Conv] = {}
     if ids or threads or direct:
-        for conv in Conversation.objects.filter(condition, organization_id=org_id):
-            found[conv.pk] = conv
-    by_contact_id = {c.pk: c for c in contacts.values()}
-    for conv in found.values():
-        # Share contact objects so "same contact" is an identity test in the walk.
-        if conv.contact_id in by_contact_id:
-            conv.contact = by_contact_id[conv.contact_id]
+        condition = Q(pk__in=ids)
+        if threads:
+            condition |= Q(
+                channel_id__in={c for c, _ in threads}, thread_key__in={t for _, t in threads}
+            )
+        if direct:
+            condition |= Q(
+                channel_id__in={c for c, _ in direct},
+                contact_id__in={p for _, p in direct},
+                status__in=[Status.OPEN, Status.PENDING],
+            )
+        names = ["id", "channel_id", "thread_key", "created_at", *CONV_STATE]
+        rows = (
+            Conversation.objects.select_for_update()
+            .filter(condition, organization_id=org_id)
+            .values_list(*names)
+        )
+        for row in rows:
+            conv = _Conv(**dict(zip(names, row, strict=True)))
+            found[conv.id] = conv
     for ref in refs.values():
         if ref.conversation_id is not None:
             ref.conversation = found.get(ref.conversation_id)
@@ -415,34 +617,35 @@ def _load_agents(org_id: int, items: list[tuple[int, NormalisedEvent]]) -> dict[
 
 def _publish(
     org_id: int,
-    new_contacts: list[Contact],
-    created: list[Conversation],
-    reopened: list[Conversation],
-    responded: list[tuple[Conversation, Message]],
-    messages: list[Message],
+    new_contact_ids: list[int],
+    created: list[_Conv],
+    reopened: list[_Conv],
+    responded: list[_Msg],
+    messages: list[_Msg],
 ) -> None:
     ev.publish(
-        ev.CONTACT_CREATED, [{"organization_id": org_id, "contact_id": c.pk} for c in new_contacts]
+        ev.CONTACT_CREATED,
+        [{"organization_id": org_id, "contact_id": pk} for pk in new_contact_ids],
     )
     ev.publish(
         ev.CONVERSATION_CREATED,
-        [{"organization_id": org_id, "conversation_id": c.pk} for c in created],
+        [{"organization_id": org_id, "conversation_id": c.id} for c in created],
     )
     ev.publish(
         ev.CONVERSATION_REOPENED,
-        [{"organization_id": org_id, "conversation_id": c.pk} for c in reopened],
+        [{"organization_id": org_id, "conversation_id": c.id} for c in reopened],
     )
     ev.publish(
         ev.CONVERSATION_RESPONDED,
         [
             {
                 "organization_id": org_id,
-                "conversation_id": c.pk,
-                "message_id": m.pk,
+                "conversation_id": m.conv.id if m.conv else None,
+                "message_id": m.id,
                 "response_type": m.response_type,
                 "response_seconds": m.response_seconds,
             }
-            for c, m in responded
+            for m in responded
         ],
     )
     ev.publish(
@@ -450,11 +653,11 @@ def _publish(
         [
             {
                 "organization_id": org_id,
-                "message_id": m.pk,
-                "conversation_id": m.conversation_id,
+                "message_id": m.id,
+                "conversation_id": m.conv.id if m.conv else None,
                 "channel_id": m.channel_id,
-                "direction": m.direction,
-                "kind": m.kind,
+                "direction": m.event.direction,
+                "kind": m.event.kind,
             }
             for m in messages
         ],

@@ -120,13 +120,10 @@ def reply(
         conversation_id=conversation.pk,
     )
     result = apply_events(org.pk, {channel.pk: channel}, [(channel.pk, event)])
-    message = result.messages[0]
-    message.author_agent_id = author.pk
-    message.delivery_status = Delivery.QUEUED
-    message.delivery_next_at = now
-    Message.objects.filter(pk=message.pk).update(
+    Message.objects.filter(pk=result.message_ids[0]).update(
         author_agent_id=author.pk, delivery_status=Delivery.QUEUED, delivery_next_at=now
     )
+    message = Message.objects.get(pk=result.message_ids[0])
     conversation.refresh_from_db()
     _record(org, conversation, author, "reply", message_id=message.pk)
     transaction.on_commit(lambda: enqueue_delivery([message.pk]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,22 +58,21 @@ def insert_ignore_returning(
 
 
 @contextmanager
-def org_work_lock(name: str, org_id: int) -> Iterator[bool]:
-    """A transaction that holds the work lock ``name`` for one organisation, if it is free.
+def org_work_lock(name: str, org_id: int, *, wait: bool = False) -> Iterator[bool]:
+    """A transaction that holds the work lock ``name`` for one organisation.
 
     Yields True when this process holds the lock (inside an atomic block), False when
-    another process is working on the same organisation. On PostgreSQL this is a
-    transaction-scoped advisory lock; on SQLite the IMMEDIATE transaction already makes
-    this process the only writer.
+    another process is working on the same organisation (with ``wait``, it waits for
+    it instead). On PostgreSQL this is a transaction-scoped advisory lock; on SQLite the
+    IMMEDIATE transaction already makes this process the only writer.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_try_advisory_xact_lock(hashtext(%s), %s)", [name, int(org_id)]
-                )
+                cursor.execute(f"SELECT {function}(hashtext(%s), %s)", [name, int(org_id)])
                 (acquired,) = cursor.fetchone()
-            yield bool(acquired)
+            yield wait or bool(acquired)
         else:
             yield True
 
@@ -108,12 +107,31 @@ def allocate_ids(table: str, count: int) -> list[int]:
         return list(range(top + 1, top + 1 + count))
 
 
+def _sqlite_datetime(value: dt.datetime | None) -> Any:
+    # Django's SQLite backend stores naive UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
+    if value is None:
+        return None
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ")
+
+
+def _as_is(value: dt.datetime | None) -> Any:
+    return value
+
+
+def datetime_adapter() -> Callable[[dt.datetime | None], Any]:
+    """The function that turns an aware datetime into a raw statement's parameter.
+
+    Look it up once per batch: reading ``connection.vendor`` goes through a
+    context-local proxy, too slow to pay for every value of a bulk insert.
+    """
+    return _sqlite_datetime if connection.vendor == "sqlite" else _as_is
+
+
 def adapt_datetime(value: dt.datetime | None) -> Any:
     """A UTC datetime as the database driver wants it for a raw statement."""
-    if value is None or connection.vendor != "sqlite":
-        return value
-    # Django's SQLite backend stores naive UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
-    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+    return datetime_adapter()(value)
 
 
 def insert_many(

@@ -1,8 +1,10 @@
 """Streaming import of JSON Lines event files (``canyu import``).
 
-The file is read line by line and handed to the intake in chunks, each processed
-before the next is read, so memory stays flat whatever the file's size and items are
-threaded in line order. Every chunk commits on its own: an interrupted import is
+The file is read line by line and handed to the pipeline in chunks, each applied before
+the next is read, so memory stays flat whatever the file's size and items are threaded
+in line order. The file itself is the durable copy, so the import skips the intake
+table and applies each chunk directly under the organisation's intake lock (waiting
+for a worker that holds it). Every chunk commits on its own: an interrupted import is
 simply run again — what was stored counts as duplicates the second time.
 """
 
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from canyu.accounts.models import Organization
-from canyu.inbox.intake import channel_map, submit
-from canyu.inbox.pipeline import process_pending
+from canyu.core.db import org_work_lock
+from canyu.inbox.intake import channel_map, validate_items
+from canyu.inbox.pipeline import INTAKE_LOCK, apply_events
 from canyu.inbox.validation import EventError
 
 CHUNK_LINES = 1000
@@ -65,18 +68,19 @@ def import_stream(
     numbers: list[int] = []
     items: list[Any] = []
 
+    by_id = {c.pk: c for c in channels.values()}
+
     def flush() -> None:
         if not items:
             return
-        result = submit(org, items, source="import", channels=channels)
-        for error in result.rejected:
-            # submit() indexes items 0..n-1 within the chunk: map back to line numbers.
-            summary.rejected.append(
-                EventError(error.field, error.reason, numbers[error.index or 0])
+        valid, errors = validate_items(zip(numbers, items, strict=True), channels)
+        summary.rejected.extend(errors)
+        with org_work_lock(INTAKE_LOCK, org.pk, wait=True):
+            result = apply_events(
+                org.pk, by_id, [(channels[event.channel].pk, event) for _, event in valid]
             )
-        summary.stored += result.accepted
-        summary.duplicates += result.duplicates
-        process_pending(org.pk)
+        summary.stored += len(result.message_ids)
+        summary.duplicates += result.skipped
         items.clear()
         numbers.clear()
 

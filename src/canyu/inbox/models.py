@@ -45,7 +45,11 @@ class Status(models.TextChoices):
 
 
 class Conversation(OrgScoped):
-    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    # Foreign keys whose lookups the composite indexes below already serve carry no index
+    # of their own: every index is paid for on each insert of the pipeline.
+    channel = models.ForeignKey(
+        "connectors.Channel", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="conversations"
     )
@@ -53,7 +57,12 @@ class Conversation(OrgScoped):
     thread_key = models.CharField(max_length=191, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # True while an inbound item waits for a brand response; waiting_since is its time.
     is_waiting = models.BooleanField(default=False)
@@ -134,10 +143,18 @@ class ResponseType(models.TextChoices):
 
 
 class Message(OrgScoped):
-    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    # channel: served by the unique (channel, platform_id); conversation: by msg_thread.
+    channel = models.ForeignKey(
+        "connectors.Channel", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     platform_id = models.CharField(max_length=191)
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        Conversation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        db_index=False,
     )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -149,10 +166,15 @@ class Message(OrgScoped):
     url = models.URLField(max_length=1000, blank=True)
     attachments = models.JSONField(default=list, blank=True)
     author_contact = models.ForeignKey(
-        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     author_agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     author_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(
@@ -201,7 +223,7 @@ class Tag(OrgScoped):
 
 class ConversationTag(OrgScoped):
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="tag_links"
+        Conversation, on_delete=models.CASCADE, related_name="tag_links", db_index=False
     )
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="conversation_links")
 
@@ -226,7 +248,9 @@ class IntakeItem(OrgScoped):
     repeats nothing.
     """
 
-    channel = models.ForeignKey("connectors.Channel", on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(
+        "connectors.Channel", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     platform_id = models.CharField(max_length=191)
     payload = models.JSONField()
     source = models.CharField(max_length=16)
@@ -253,7 +277,7 @@ class Activity(OrgScoped):
     """Audit row for every change an agent or the system makes to a conversation."""
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="activities"
+        Conversation, on_delete=models.CASCADE, related_name="activities", db_index=False
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -24,7 +24,13 @@ from django.utils import timezone
 
 from canyu.connectors.models import Channel
 from canyu.core import events as ev
-from canyu.core.db import adapt_datetime, allocate_ids, insert_many, org_work_lock, update_many
+from canyu.core.db import (
+    allocate_ids,
+    datetime_adapter,
+    insert_many,
+    org_work_lock,
+    update_many,
+)
 from canyu.inbox.models import (
     Contact,
     Conversation,
@@ -370,6 +376,8 @@ def _write(
     ):
         message.id = pk
 
+    adapt_datetime = datetime_adapter()
+
     def state(conv: _Conv) -> list[Any]:
         return [
             adapt_datetime(getattr(conv, name)) if name in CONV_DATES else getattr(conv, name)
@@ -401,7 +409,7 @@ def _write(
                 m.parent.id if m.parent is not None else m.parent_id,
                 e.text,
                 e.url,
-                json.dumps(e.attachments, ensure_ascii=False),
+                json.dumps(e.attachments, ensure_ascii=False) if e.attachments else "[]",
                 m.contact_id,
                 m.agent_id,
                 e.author_name,
@@ -509,6 +517,7 @@ def _upsert_contacts(
                 contact.last_seen_at = event.created_at
                 to_update.append(contact)
     table = Contact._meta.db_table
+    adapt_datetime = datetime_adapter()
     for contact, pk in zip(to_create, allocate_ids(table, len(to_create)), strict=True):
         contact.id = pk
     created_at = adapt_datetime(now)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535. Stay well below.
 MAX_PARAMS = 30_000
@@ -111,9 +112,9 @@ def _sqlite_datetime(value: dt.datetime | None) -> Any:
     # Django's SQLite backend stores naive UTC text: "YYYY-MM-DD HH:MM:SS[.ffffff]".
     if value is None:
         return None
-    if value.tzinfo is not dt.UTC:
-        value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat(" ")
+    if value.tzinfo is dt.UTC:
+        return value.isoformat(" ")[:-6]  # drop "+00:00": the fast path, most values
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
 
 
 def _as_is(value: dt.datetime | None) -> Any:
@@ -134,29 +135,56 @@ def adapt_datetime(value: dt.datetime | None) -> Any:
     return datetime_adapter()(value)
 
 
+def _pg_cursor() -> Any:
+    """A server-side-binding psycopg cursor on Django's connection (same transaction).
+
+    Django's own cursor binds parameters on the client, which costs a scan of the
+    statement per row; psycopg's plain cursor sends them separately and pipelines
+    ``executemany``.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def insert_many(
-    table: str,
+    model: type[Model],
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     json_columns: Sequence[str] = (),
 ) -> None:
-    """INSERT rows with ``executemany``; values must already be adapted (see adapt_datetime)."""
+    """INSERT rows; values must already be adapted (see :func:`datetime_adapter`).
+
+    SQLite: one ``executemany`` (it binds fast, in process). PostgreSQL: ``COPY``, the
+    fastest way in (JSON columns are given as JSON text, which COPY parses).
+    """
     if not rows:
         return
     qn = connection.ops.quote_name
-    cast = connection.vendor == "postgresql"
-    marks = ", ".join("%s::jsonb" if cast and c in json_columns else "%s" for c in columns)
-    sql = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({marks})"  # noqa: S608
+    table = qn(model._meta.db_table)
+    names = ", ".join(qn(c) for c in columns)
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
 
 
-def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """UPDATE by id with ``executemany``: each row is the new values, then the id."""
+def update_many(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE rows by id: each row is the new values of ``columns``, then the id."""
     if not rows:
         return
     qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
     sets = ", ".join(f"{qn(c)} = %s" for c in columns)
-    sql = f"UPDATE {qn(table)} SET {sets} WHERE {qn('id')} = %s"  # noqa: S608
+    sql = f"UPDATE {table} SET {sets} WHERE {qn('id')} = %s"  # noqa: S608
+    if connection.vendor == "postgresql":
+        with _pg_cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)

@@ -385,7 +385,7 @@ def _write(
         ]
 
     insert_many(
-        Conversation._meta.db_table,
+        Conversation,
         CONV_INSERT,
         [
             [c.id, org_id, c.channel_id, c.thread_key, adapt_datetime(c.created_at), *state(c)]
@@ -424,9 +424,9 @@ def _write(
                 0,
             ]
         )
-    insert_many(Message._meta.db_table, MESSAGE_INSERT, rows, json_columns=("attachments", "raw"))
+    insert_many(Message, MESSAGE_INSERT, rows, json_columns=("attachments", "raw"))
     update_many(
-        Conversation._meta.db_table,
+        Conversation,
         CONV_STATE,
         [[*state(c), c.id] for c in loaded.values() if c.dirty],
     )
@@ -522,7 +522,7 @@ def _upsert_contacts(
         contact.id = pk
     created_at = adapt_datetime(now)
     insert_many(
-        table,
+        Contact,
         CONTACT_INSERT,
         [
             [
@@ -539,7 +539,7 @@ def _upsert_contacts(
         ],
     )
     update_many(
-        table,
+        Contact,
         ["name", "followers", "last_seen_at"],
         [[c.name, c.followers, adapt_datetime(c.last_seen_at), c.id] for c in to_update],
     )

@@ -34,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-items", type=int, default=0, help="stop after N items (0: never)"
         )
+        parser.add_argument(
+            "--follow-ups",
+            type=float,
+            default=0.25,
+            help="share of items that follow up earlier ones",
+        )
         parser.add_argument("--no-server", action="store_true", help="replay only")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -45,7 +51,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Canyu demo — data in {settings.DATA_DIR}")
         call_command("migrate", verbosity=0)
         seeded = seed_demo()
-        stream = DemoStream(corpus)
+        if not 0 <= options["follow_ups"] <= 1:
+            raise CommandError("--follow-ups must be between 0 and 1")
+        stream = DemoStream(corpus, follow_up_rate=options["follow_ups"])
         children: list[subprocess.Popen[bytes]] = []
         base = f"http://{options['host']}:{options['port']}"
         if not options["no_server"]:

@@ -47,6 +47,11 @@ try:
 except SettingError as exc:  # pragma: no cover - exercised through a subprocess test
     _fail(exc)
 
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    _fail(SettingError(f"CANYU_DATA_DIR={str(DATA_DIR)!r} cannot be created: {exc}"))
+
 if not SECRET_KEY:
     if not DEBUG and env_bool("CANYU_REQUIRE_SECRET_KEY", False):
         _fail(SettingError("CANYU_SECRET_KEY must be set in production"))
@@ -154,7 +159,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "inbox:index"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 LOGGING = {
     "version": 1,

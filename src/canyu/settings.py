@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "canyu.accounts",
     "canyu.connectors",
     "canyu.inbox",
+    "canyu.sla",
     "canyu.demo",
 ]
 

@@ -1,4 +1,4 @@
-"""Seed the demo brand: a matrix of channels, a lead and four agents, an API token."""
+"""Seed the demo brand: a matrix of channels, a lead and four agents, canned replies, an API token."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.db import transaction
 from canyu.accounts.models import ApiToken, Organization
 from canyu.accounts.services import add_user, create_api_token, create_organization
 from canyu.connectors.models import Channel
+from canyu.inbox.models import CannedReply
 
 DEMO_ORG = "xiaomi-demo"
 DEMO_PASSWORD = "canyu-demo"  # noqa: S105 - printed for the newcomer; demo data only
@@ -35,6 +36,39 @@ STAFF = [
     ("agent2", "agent", "客服小周"),
     ("agent3", "agent", "客服阿美"),
     ("agent4", "agent", "客服大刘"),
+]
+
+
+CANNED_REPLIES = [
+    # shortcut, title, text
+    ("hi", "问候", "您好，我是小米客服，很高兴为您服务！请问有什么可以帮您？"),
+    (
+        "order",
+        "查询订单",
+        "麻烦您私信发一下订单号和下单手机号，我马上帮您查询物流进度。",
+    ),
+    (
+        "repair",
+        "售后维修",
+        "很抱歉给您带来不便。您可以在“小米商城 App - 我的 - 服务中心”申请售后，"
+        "保修期内的非人为故障免费维修。",
+    ),
+    (
+        "return",
+        "七天无理由退货",
+        "商品签收后七天内、不影响二次销售的，可在订单详情页点击“申请售后 - 退货”办理。",
+    ),
+    (
+        "update",
+        "系统更新",
+        "建议先到“设置 - 我的设备 - 系统版本”检查更新，升级到最新版本后再观察一下。",
+    ),
+    (
+        "feedback",
+        "记录建议",
+        "谢谢您的建议！已经转给产品团队，后续版本有进展会第一时间告诉您。",
+    ),
+    ("thanks", "感谢", "感谢您的支持，为发烧而生！有任何问题随时找我们。"),
 ]
 
 
@@ -71,6 +105,10 @@ def seed_demo() -> SeedResult:
             "admin", "admin@xiaomi-demo.example", DEMO_PASSWORD
         )
     add_user(org, "admin", "admin")
+    for shortcut, title, text in CANNED_REPLIES:
+        CannedReply.objects.get_or_create(
+            organization=org, shortcut=shortcut, defaults={"title": title, "text": text}
+        )
     token = None
     if not ApiToken.objects.filter(organization=org, name="demo").exists():
         token = create_api_token(org, "demo")[1]

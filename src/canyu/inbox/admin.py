@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from canyu.inbox.models import Contact, Conversation, IntakeItem, Message
+from canyu.inbox.models import CannedReply, Contact, Conversation, IntakeItem, Message
 
 
 @admin.register(Contact)
@@ -60,3 +60,11 @@ class IntakeItemAdmin(admin.ModelAdmin):
     search_fields = ["platform_id"]
     raw_id_fields = ["channel"]
     show_full_result_count = False
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "organization", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["shortcut", "title", "text"]
+    ordering = ["organization", "shortcut"]

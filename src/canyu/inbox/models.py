@@ -289,3 +289,30 @@ class Activity(OrgScoped):
     class Meta:
         indexes = [models.Index(fields=["conversation", "created_at"], name="activity_conv")]
         verbose_name_plural = _("activities")
+
+
+class CannedReply(OrgScoped):
+    """A ready-made answer an agent inserts into the reply box by typing ``/shortcut``."""
+
+    title = models.CharField(_("title"), max_length=100)
+    shortcut = models.SlugField(
+        _("shortcut"),
+        max_length=32,
+        allow_unicode=True,
+        help_text=_("typed after / in the reply box, e.g. thanks"),
+    )
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "shortcut"], name="canned_reply_org_shortcut_uniq"
+            )
+        ]
+        ordering = ["shortcut"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut} {self.title}"

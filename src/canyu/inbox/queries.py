@@ -8,13 +8,25 @@ fixed number of queries, whatever the number of rows.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from canyu.accounts.models import Organization
-from canyu.inbox.models import Contact, Conversation, ConversationTag, Message, Status
+from canyu.connectors.models import Channel
+from canyu.inbox.models import (
+    CannedReply,
+    Contact,
+    Conversation,
+    ConversationTag,
+    Message,
+    Status,
+    Tag,
+)
 
 # ``ordering`` values of the conversation list and the ORDER BY each one means. "waiting"
 # is the queue: conversations waiting for the brand first, oldest wait first (index
@@ -160,3 +172,245 @@ def find_member(org: Organization, login: str) -> Any | None:
         return by_username
     by_email = list(members.filter(Q(email__iexact=login))[:2])
     return by_email[0] if len(by_email) == 1 else None
+
+
+# --- The agent console ------------------------------------------------------------------
+#
+# The console's inbox shows one *view* (a queue) at a time, narrowed by filters, a page
+# at a time with keyset paging. Its queries read the conversation table only (the row
+# carries the preview, contact name and waiting time); message text is searched through
+# an EXISTS per candidate row, served by ``msg_thread``, never through a join.
+
+INBOX_VIEWS = ("mine", "unassigned", "open", "pending", "resolved")
+
+# The queues are worked oldest wait first (index ``conv_queue`` and siblings). Resolved
+# conversations are looked up rather than worked: newest first, the same index read
+# backwards. The keyset functions below rely on the pipeline's invariant that
+# ``waiting_since`` is set exactly when ``is_waiting`` is true.
+_QUEUE_ORDER = ("-is_waiting", "waiting_since", "id")
+_NEWEST_ORDER = ("is_waiting", "-waiting_since", "-id")
+
+# Counting a view stops here: a queue longer than this is shown as "999+".
+INBOX_COUNT_CAP = 999
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What narrows a view. Empty values do not filter; unknown ones match nothing."""
+
+    channel: str = ""  # a channel slug
+    platform: str = ""
+    tag: str = ""
+    assignee: str = ""  # a user id, or "none"; ignored by the views "mine" and "unassigned"
+    text: str = ""  # in the last message preview or any message or note of the conversation
+    contact: str = ""  # in the contact's name
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    """Where a page of a view ended: the sort key of its last row."""
+
+    is_waiting: bool
+    waiting_since: dt.datetime | None
+    id: int
+
+    @classmethod
+    def after(cls, conversation: Conversation) -> InboxCursor:
+        return cls(conversation.is_waiting, conversation.waiting_since, conversation.pk)
+
+    def encode(self) -> str:
+        if self.is_waiting and self.waiting_since is not None:
+            micros = int(self.waiting_since.timestamp() * 1_000_000)
+            return f"w{micros}.{self.id}"
+        return f"a{self.id}"
+
+    @classmethod
+    def decode(cls, value: str) -> InboxCursor:
+        """Raises ValueError for anything :meth:`encode` cannot have produced."""
+        if value[:1] == "a" and value[1:].isascii() and value[1:].isdigit():
+            return cls(False, None, int(value[1:]))
+        if value[:1] == "w":
+            micros, _, pk = value[1:].partition(".")
+            if micros.isascii() and micros.isdigit() and pk.isascii() and pk.isdigit():
+                since = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
+                return cls(True, since, int(pk))
+        raise ValueError(f"not a list position: {value!r}")
+
+
+def _view_scope(view: str, user_id: int) -> Q:
+    if view == "mine":
+        return Q(status=Status.OPEN, assignee_id=user_id)
+    if view == "unassigned":
+        return Q(status=Status.OPEN, assignee__isnull=True)
+    if view == "open":
+        return Q(status=Status.OPEN)
+    if view == "pending":
+        return Q(status=Status.PENDING)
+    if view == "resolved":
+        return Q(status=Status.RESOLVED)
+    raise ValueError(f"view must be one of {', '.join(INBOX_VIEWS)}")
+
+
+def _after(view: str, cursor: InboxCursor) -> Q:
+    """The rows that sort after ``cursor`` in ``view``'s order."""
+    if view == "resolved":  # is_waiting ASC, waiting_since DESC, id DESC
+        if cursor.is_waiting:
+            return Q(is_waiting=True, waiting_since__lt=cursor.waiting_since) | Q(
+                is_waiting=True, waiting_since=cursor.waiting_since, id__lt=cursor.id
+            )
+        return Q(is_waiting=False, id__lt=cursor.id) | Q(is_waiting=True)
+    if cursor.is_waiting:  # is_waiting DESC, waiting_since ASC, id ASC
+        return (
+            Q(is_waiting=True, waiting_since__gt=cursor.waiting_since)
+            | Q(is_waiting=True, waiting_since=cursor.waiting_since, id__gt=cursor.id)
+            | Q(is_waiting=False)
+        )
+    return Q(is_waiting=False, id__gt=cursor.id)
+
+
+def inbox_queryset(
+    org: Organization, view: str, user_id: int, filters: InboxFilters | None = None
+) -> QuerySet[Conversation]:
+    """The conversations of one view of the console, filtered and in the view's order,
+    without related rows (see :func:`inbox_page`). Raises ValueError for an unknown view."""
+    filters = filters or InboxFilters()
+    qs = Conversation.objects.filter(_view_scope(view, user_id), organization=org)
+    if filters.channel:
+        # A scalar subquery (one id, evaluated once) lets the planner use the per-channel
+        # queue index ``conv_queue_channel`` for the order as well as the filter.
+        slug_id = Channel.objects.filter(organization=org, slug=filters.channel).values("id")
+        qs = qs.filter(channel_id=Subquery(slug_id[:1]))
+    if filters.platform:
+        qs = qs.filter(channel__organization=org, channel__platform=filters.platform)
+    if filters.tag:
+        qs = qs.filter(
+            Exists(
+                ConversationTag.objects.filter(
+                    conversation=OuterRef("pk"), organization=org, tag__name=filters.tag
+                )
+            )
+        )
+    if filters.assignee and view not in ("mine", "unassigned"):
+        if filters.assignee == "none":
+            qs = qs.filter(assignee__isnull=True)
+        elif filters.assignee.isascii() and filters.assignee.isdigit():
+            qs = qs.filter(assignee_id=int(filters.assignee))
+        else:
+            qs = qs.none()
+    if filters.text:
+        in_messages = Message.objects.filter(
+            conversation=OuterRef("pk"), text__icontains=filters.text
+        )
+        qs = qs.filter(Q(last_message_preview__icontains=filters.text) | Exists(in_messages))
+    if filters.contact:
+        qs = qs.filter(contact_name__icontains=filters.contact)
+    return qs.order_by(*(_NEWEST_ORDER if view == "resolved" else _QUEUE_ORDER))
+
+
+def inbox_page(
+    org: Organization,
+    view: str,
+    user_id: int,
+    filters: InboxFilters | None = None,
+    *,
+    after: InboxCursor | None = None,
+    limit: int = 50,
+) -> tuple[list[Conversation], InboxCursor | None]:
+    """One page of a view with what a row shows (channel, contact, assignee, tags) in a
+    fixed number of queries; and the cursor of the next page, None on the last one."""
+    qs = inbox_queryset(org, view, user_id, filters)
+    if after is not None:
+        qs = qs.filter(_after(view, after))
+    qs = qs.select_related("channel", "contact", "assignee").prefetch_related(_tag_prefetch())
+    rows = list(qs[: limit + 1])
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, InboxCursor.after(rows[-1])
+    return rows, None
+
+
+def inbox_count(
+    org: Organization,
+    view: str,
+    user_id: int,
+    filters: InboxFilters | None = None,
+    cap: int = INBOX_COUNT_CAP,
+) -> int:
+    """How many conversations a view holds, counting no further than ``cap + 1``."""
+    qs = inbox_queryset(org, view, user_id, filters).order_by()
+    return qs[: cap + 1].count()
+
+
+def inbox_version(
+    org: Organization,
+    view: str,
+    user_id: int,
+    filters: InboxFilters | None,
+    limit: int,
+    *,
+    count: int | None = None,
+) -> str:
+    """A short token that changes whenever the first ``limit`` rows of a view would
+    render differently (a row added, gone, moved, answered, assigned or re-tagged) or
+    its count changes (pass ``count`` if already known). Three small indexed reads, no
+    joins: cheap enough to poll."""
+    qs = inbox_queryset(org, view, user_id, filters)
+    rows = list(
+        qs.values_list(
+            "id",
+            "updated_at",
+            "status",
+            "assignee_id",
+            "is_waiting",
+            "last_message_at",
+            "contact_name",
+        )[:limit]
+    )
+    links = sorted(
+        ConversationTag.objects.filter(
+            organization=org, conversation_id__in=[row[0] for row in rows]
+        ).values_list("conversation_id", "tag_id")
+    )
+    if count is None:
+        count = inbox_count(org, view, user_id, filters)
+    digest = hashlib.sha256(repr((rows, links, count)).encode("utf-8"))
+    return digest.hexdigest()[:20]
+
+
+def canned_replies(org: Organization) -> list[CannedReply]:
+    """The organisation's canned replies by shortcut."""
+    return list(CannedReply.objects.filter(organization=org).order_by("shortcut"))
+
+
+def tags_in_use(org: Organization, limit: int = 500) -> list[str]:
+    """The organisation's tag names, alphabetically (for filters and suggestions)."""
+    return list(
+        Tag.objects.filter(organization=org).order_by("name").values_list("name", flat=True)[:limit]
+    )
+
+
+def members(org: Organization) -> list[Any]:
+    """The organisation's active members (users), by username."""
+    return list(
+        get_user_model()
+        .objects.filter(memberships__organization=org, is_active=True)
+        .order_by("username")
+    )
+
+
+def channels(org: Organization) -> list[Channel]:
+    """The organisation's channels by slug."""
+    return list(Channel.objects.filter(organization=org).order_by("slug"))
+
+
+def earlier_conversations(
+    org: Organization, conversation: Conversation, limit: int = 10
+) -> list[Conversation]:
+    """The contact's other conversations, newest activity first (none without a contact)."""
+    if conversation.contact_id is None:
+        return []
+    return list(
+        contact_conversations(org, conversation.contact).exclude(pk=conversation.pk)[  # type: ignore[arg-type]
+            :limit
+        ]
+    )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 
 from canyu.accounts.models import Organization
 from canyu.accounts.services import create_organization
@@ -23,6 +28,7 @@ class Command(BaseCommand):
         create.add_argument("--time-zone", default="Asia/Shanghai")
         sub.add_parser("list", help="list organisations")
 
+    @no_translations  # the command line speaks English, like the rest of its messages
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
             for org in Organization.objects.all():

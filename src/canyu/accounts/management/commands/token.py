@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandParser, no_translations
 
 from canyu.accounts.models import ApiToken
 from canyu.accounts.services import create_api_token
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         lst = sub.add_parser("list")
         lst.add_argument("--org", required=True)
 
+    @no_translations  # the command line speaks English, like the rest of its messages
     def handle(self, *args: Any, **options: Any) -> None:
         org = organization_or_error(options["org"])
         if options["action"] == "list":

@@ -6,7 +6,12 @@ import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 
 from canyu.accounts.models import Membership, Role
 from canyu.accounts.services import add_user
@@ -32,6 +37,7 @@ class Command(BaseCommand):
         lst = sub.add_parser("list", help="list the members of an organisation")
         lst.add_argument("--org", required=True)
 
+    @no_translations  # the command line speaks English, like the rest of its messages
     def handle(self, *args: Any, **options: Any) -> None:
         org = organization_or_error(options["org"])
         if options["action"] == "list":

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    no_translations,
+)
 
 from canyu.connectors.models import Channel, MatrixRole, Platform
 from canyu.core.commands import describe, organization_or_error
@@ -32,6 +37,7 @@ class Command(BaseCommand):
         lst = sub.add_parser("list")
         lst.add_argument("--org", required=True)
 
+    @no_translations  # the command line speaks English, like the rest of its messages
     def handle(self, *args: Any, **options: Any) -> None:
         org = organization_or_error(options["org"])
         if options["action"] == "list":

@@ -108,7 +108,8 @@ class Command(BaseCommand):
         logins = ", ".join(name for name, _, _ in STAFF)
         lines = [
             "",
-            f"  Web:        {base}/admin/   (Django admin)",
+            f"  Inbox:      {base}/inbox/",
+            f"  Admin:      {base}/admin/",
             f"  API docs:   {base}/api/v1/docs",
             f"  Logins:     admin, {logins} — password: {DEMO_PASSWORD}",
         ]

@@ -27,6 +27,9 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_TAGGED = "conversation.tagged"
 CONTACT_CREATED = "contact.created"
 DELIVERY_FAILED = "delivery.failed"
+# Published by the SLA sweeper (canyu.sla): each warning and breach exactly once.
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
 
 ALL_EVENTS = frozenset(
     {
@@ -40,6 +43,8 @@ ALL_EVENTS = frozenset(
         CONVERSATION_TAGGED,
         CONTACT_CREATED,
         DELIVERY_FAILED,
+        SLA_WARNING,
+        SLA_BREACHED,
     }
 )
 

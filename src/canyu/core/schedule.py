@@ -13,4 +13,8 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.connectors.tasks.recover_deliveries_task", 60),
     # Seen webhook delivery ids older than the replay horizon.
     ("canyu.connectors.tasks.prune_webhook_receipts_task", 3600),
+    # SLA warnings and breaches that came due (each recorded once, whoever sweeps).
+    ("canyu.sla.tasks.sweep_sla_task", 5),
+    # Running SLA clocks a crash between a batch's commit and its listeners left wrong.
+    ("canyu.sla.tasks.repair_clocks_task", 300),
 ]

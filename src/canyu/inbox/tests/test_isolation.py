@@ -46,7 +46,8 @@ def registered_routes() -> list[tuple[str, str]]:
 
 @dataclass
 class Case:
-    """``expect``: "404" for an object, "list" for a list, "unknown-channel" for intake."""
+    """``expect``: "404" for an object, "list" for a list, "report" for a report,
+    "unknown-channel" for intake."""
 
     expect: str
     body: Any = None
@@ -85,6 +86,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/contacts/{contact_id}"): Case("404"),
     ("GET", "/api/v1/channels"): Case("list", queries=["", "platform=wechat"]),
     ("GET", "/api/v1/channels/{slug}"): Case("404"),
+    ("GET", "/api/v1/reports/response-times"): Case(
+        "report",
+        queries=[
+            "since=2026-01-01T00:00:00Z",
+            "since=2026-01-01T00:00:00Z&group_by=agent",
+            "since=2026-01-01T00:00:00Z&group_by=channel&hours=business",
+        ],
+    ),
 }
 
 # Strings only the first brand's data contains: none may appear in the rival's answers.
@@ -216,6 +225,16 @@ def test_the_rival_brand_sees_and_changes_nothing(route, api, org, other_org, ot
                     assert Channel.objects.filter(
                         organization=other_org, slug=item["slug"]
                     ).exists()
+        elif case.expect == "report":
+            # The first brand answered a fan in the period; the rival answered no one.
+            assert response.status_code == 200, (url, content)
+            assert data["totals"]["volume"]["responses"] == 0
+            if "business" not in url:  # the same report for the first brand counts its reply
+                own = api(method.lower(), url).json()
+                assert own["totals"]["volume"]["responses"] >= 1
+            assert data["groups"] == [] or all(
+                g["volume"]["responses"] == 0 for g in data["groups"]
+            )
         elif case.expect == "unknown-channel":
             assert response.status_code == 400, content
             assert data["accepted"] == 0

@@ -184,12 +184,15 @@ def test_an_inbound_item_reopens_a_resolved_conversation(org, django_capture_on_
     conv = conv_of(org, "c1")
     services.resolve(org, conv)
     reopened = []
-    ev.subscribe(ev.CONVERSATION_REOPENED, lambda name, payloads: reopened.extend(payloads))
+    def listener(name, payloads):
+        reopened.extend(payloads)
+
+    ev.subscribe(ev.CONVERSATION_REOPENED, listener)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             ingest(org, [event(id="c2", author=FAN, parent_id="c1", created_at=at(50))])
     finally:
-        ev._listeners[ev.CONVERSATION_REOPENED].clear()
+        ev.unsubscribe(ev.CONVERSATION_REOPENED, listener)
     conv.refresh_from_db()
     assert conv.status == "open" and conv.reopen_count == 1 and conv.is_waiting
     assert [p["conversation_id"] for p in reopened] == [conv.pk]
@@ -395,8 +398,11 @@ def test_times_are_stored_in_utc(org):
 
 def test_domain_events_are_published_after_commit_only(org, django_capture_on_commit_callbacks):
     seen = []
-    ev.subscribe(ev.MESSAGE_CREATED, lambda name, payloads: seen.extend(payloads))
-    ev.subscribe(ev.CONVERSATION_CREATED, lambda name, payloads: seen.extend(payloads))
+    def listener(name, payloads):
+        seen.extend(payloads)
+
+    ev.subscribe(ev.MESSAGE_CREATED, listener)
+    ev.subscribe(ev.CONVERSATION_CREATED, listener)
     try:
         with (
             django_capture_on_commit_callbacks(execute=True),
@@ -410,8 +416,8 @@ def test_domain_events_are_published_after_commit_only(org, django_capture_on_co
         with django_capture_on_commit_callbacks(execute=True):
             ingest(org, [event(id="kept")])
     finally:
-        ev._listeners[ev.MESSAGE_CREATED].clear()
-        ev._listeners[ev.CONVERSATION_CREATED].clear()
+        ev.unsubscribe(ev.MESSAGE_CREATED, listener)
+        ev.unsubscribe(ev.CONVERSATION_CREATED, listener)
     assert {p.get("message_id") is not None for p in seen} == {True, False}
 
 

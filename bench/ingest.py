@@ -258,11 +258,14 @@ def _uninstall_breakdown() -> None:
 def bench_ingest(args: argparse.Namespace, vendor: str) -> dict[str, Any]:
     from django.db import connection, transaction
 
-    from canyu.inbox.intake import submit
+    from canyu.core.db import org_work_lock
+    from canyu.inbox.intake import channel_map, submit, validate_items
     from canyu.inbox.models import Contact, Conversation, IntakeItem, Message
-    from canyu.inbox.pipeline import process_pending
+    from canyu.inbox.pipeline import INTAKE_LOCK, apply_events, process_pending
 
     org, channels, _agents = create_brand("bench", "青禾科技")
+    by_slug = channel_map(org)
+    by_id = {c.pk: c for c in by_slug.values()}
 
     t = time.perf_counter()
     stream = EventStream(args.seed, args.events)
@@ -283,15 +286,27 @@ def bench_ingest(args: argparse.Namespace, vendor: str) -> dict[str, Any]:
     for number, start in enumerate(range(0, len(events), size)):
         batch = events[start : start + size]
         a = time.perf_counter()
-        result = submit(org, batch, source="bench")
-        b = time.perf_counter()
-        process_pending(org.pk)
+        if args.path == "import":
+            # As `canyu import` runs it: validate, then apply under the org's lock.
+            valid, errors = validate_items(enumerate(batch), by_slug)
+            b = time.perf_counter()
+            with org_work_lock(INTAKE_LOCK, org.pk, wait=True):
+                applied = apply_events(
+                    org.pk, by_id, [(by_slug[e.channel].pk, e) for _, e in valid]
+                )
+            accepted += len(applied.message_ids)
+            duplicates += applied.skipped
+            rejected += len(errors)
+        else:
+            result = submit(org, batch, source="bench")
+            b = time.perf_counter()
+            process_pending(org.pk)
+            accepted += result.accepted
+            duplicates += result.duplicates
+            rejected += len(result.rejected)
         c = time.perf_counter()
         submit_s += b - a
         process_s += c - b
-        accepted += result.accepted
-        duplicates += result.duplicates
-        rejected += len(result.rejected)
         if number % step == step - 1:
             done = start + len(batch)
             log(f"  pipeline {done:>9,} events  {done / (c - t0):>8,.0f} ev/s")
@@ -354,6 +369,7 @@ def bench_ingest(args: argparse.Namespace, vendor: str) -> dict[str, Any]:
         "pipeline_seconds": round(pipeline_s, 3),
         "submit_seconds": round(submit_s, 3),
         "process_seconds": round(process_s, 3),
+        "path": args.path,
         "pipeline_events_per_second": round(pipeline_rate, 1),
         "raw_rows": raw_count,
         "raw_seconds": round(raw_s, 3),
@@ -618,6 +634,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-inbox", action="store_true")
+    parser.add_argument(
+        "--path",
+        choices=["api", "import"],
+        default="api",
+        help="api: intake table then the worker's pipeline (default); "
+        "import: validate and apply directly, as `canyu import` does",
+    )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the pipeline phase into FILE")
     parser.add_argument(
         "--breakdown", action="store_true", help="time the pipeline's steps (small overhead)"

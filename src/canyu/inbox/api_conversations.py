@@ -37,6 +37,7 @@ from canyu.inbox.schemas import (
     TagsOut,
     use_error_answers,
 )
+from canyu.sla.queries import sla_state_for
 
 conversations_router = use_error_answers(Router(tags=["conversations"]))
 contacts_router = use_error_answers(Router(tags=["contacts"]))
@@ -53,16 +54,25 @@ def _org(request: HttpRequest) -> Organization:
     return request.org  # type: ignore[attr-defined, no-any-return]
 
 
+def with_sla(conversations: list[Conversation]) -> list[Conversation]:
+    """Attach each conversation's SLA state (one query for the whole list)."""
+    states = sla_state_for(conversations)
+    for conversation in conversations:
+        conversation.sla_info = states.get(conversation.pk)  # type: ignore[attr-defined]
+    return conversations
+
+
 def _conversation(request: HttpRequest, pk: int, *, with_messages: bool = False) -> Conversation:
     try:
-        return queries.get_conversation(_org(request), pk, with_messages=with_messages)
+        found = queries.get_conversation(_org(request), pk, with_messages=with_messages)
     except Conversation.DoesNotExist:
         raise HttpError(404, "no such conversation") from None
+    return with_sla([found])[0]
 
 
 def _reread(request: HttpRequest, conversation: Conversation) -> Conversation:
     """The conversation as the API shows it, after a service changed it."""
-    return queries.get_conversation(_org(request), conversation.pk)
+    return with_sla([queries.get_conversation(_org(request), conversation.pk)])[0]
 
 
 def _acting_user(request: HttpRequest, named: str | None) -> Any:
@@ -120,7 +130,7 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]
         contact_id=filters.contact,
         ordering=filters.ordering,
     )
-    page = list(found[filters.offset : filters.offset + filters.limit])
+    page = with_sla(list(found[filters.offset : filters.offset + filters.limit]))
     return {"count": found.count(), "items": page}
 
 

@@ -181,6 +181,14 @@ class UserBrief(Schema):
     username: str
 
 
+class SlaStateOut(Schema):
+    state: Literal["ok", "warning", "breached", "met"] = Field(
+        description="running: ok / warning / breached; finished: met or breached"
+    )
+    due_at: UtcDateTime | None = Field(description="the earliest running target's due time")
+    target: str | None = Field(description="first_response, next_response or resolution")
+
+
 class ConversationOut(Schema):
     model_config = ConfigDict(from_attributes=True)
 
@@ -204,12 +212,27 @@ class ConversationOut(Schema):
     first_response_seconds: int | None = Field(
         description="first_response_at - first_inbound_at, in seconds"
     )
+    first_response_business_seconds: int | None = Field(
+        description="the latest cycle's first response in business time, by the calendar of "
+        "the SLA policy that applied (null: no policy, or not answered yet)"
+    )
+    sla: SlaStateOut | None = Field(description="null when no SLA policy applies")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
     @staticmethod
     def resolve_channel(obj: Conversation) -> str:
         return obj.channel.slug
+
+    @staticmethod
+    def resolve_sla(obj: Conversation) -> dict[str, Any] | None:
+        # Attached by the API views with one query per page (sla.queries.sla_state_for).
+        return getattr(obj, "sla_info", None)
+
+    @staticmethod
+    def resolve_first_response_business_seconds(obj: Conversation) -> int | None:
+        info = getattr(obj, "sla_info", None)
+        return info.get("first_response_business_seconds") if info else None
 
     @staticmethod
     def resolve_platform(obj: Conversation) -> str:
@@ -387,6 +410,16 @@ class ContactConversationOut(Schema):
     @staticmethod
     def resolve_channel(obj: Conversation) -> str:
         return obj.channel.slug
+
+    @staticmethod
+    def resolve_sla(obj: Conversation) -> dict[str, Any] | None:
+        # Attached by the API views with one query per page (sla.queries.sla_state_for).
+        return getattr(obj, "sla_info", None)
+
+    @staticmethod
+    def resolve_first_response_business_seconds(obj: Conversation) -> int | None:
+        info = getattr(obj, "sla_info", None)
+        return info.get("first_response_business_seconds") if info else None
 
 
 class ContactDetailOut(ContactOut):

@@ -217,8 +217,8 @@ def test_it_keeps_the_list_to_a_fixed_number_of_queries(
         return len(captured)
 
     assert queries_for(2) == queries_for(12)
-    # token, count, page (channel, contact, assignee joined), tags of the page
-    with django_assert_max_num_queries(4):
+    # token, count, page (channel, contact, assignee joined), tags and SLA clocks of the page
+    with django_assert_max_num_queries(5):
         api("get", URL + "?limit=12&tag=all")
 
 
@@ -526,3 +526,39 @@ def test_it_documents_every_endpoint_in_openapi(client):
         assert path in paths, path
     assert "400" in paths["/api/v1/conversations/{conversation_id}/reply"]["post"]["responses"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_it_shows_the_sla_state_and_business_first_response(
+    api, org, agent, django_capture_on_commit_callbacks
+):
+    from canyu.sla.presets import install_presets
+
+    install_presets(org)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(org, [event(id="sla-1", kind="mention", created_at="2026-11-23T10:00:00+08:00")])
+    conversation = Conversation.objects.get(organization=org)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(
+            org,
+            [
+                event(
+                    id="sla-r",
+                    direction="out",
+                    kind="reply",
+                    author={"id": "brand", "name": "小米公司"},
+                    parent_id="sla-1",
+                    created_at="2026-11-23T10:05:00+08:00",
+                )
+            ],
+        )
+    item = api("get", URL).json()["items"][0]
+    assert item["id"] == conversation.pk
+    assert item["sla"]["state"] == "met"
+    assert item["first_response_seconds"] == 300
+    detail = api("get", f"{URL}/{conversation.pk}").json()
+    assert detail["sla"]["state"] == "met"
+    # A review on Weibo matches no preset: its state is null, not invented.
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(org, [event(id="rev", kind="review", author={"id": "u9", "name": "评论者"})])
+    review = Conversation.objects.get(organization=org, messages__platform_id="rev")
+    assert api("get", f"{URL}/{review.pk}").json()["sla"] is None

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "canyu.connectors",
     "canyu.inbox",
     "canyu.sla",
+    "canyu.routing",
     "canyu.demo",
 ]
 

@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from canyu.accounts.auth import SessionOrgAuth, TokenAuth
 from canyu.connectors.api import router as connectors_router
 from canyu.inbox.api import contacts_router, conversations_router, events_router
+from canyu.routing.api import router as routing_router
 from canyu.sla.api import router as reports_router
 
 api = NinjaAPI(
@@ -19,3 +20,4 @@ api.add_router("/conversations", conversations_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("/channels", connectors_router)
 api.add_router("/reports", reports_router)
+api.add_router("/routing", routing_router)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("hooks/", include("canyu.connectors.urls")),
     path("accounts/", include("canyu.accounts.urls")),
     path("inbox/", include("canyu.inbox.urls")),
+    path("pool/", include("canyu.routing.urls")),
 ]

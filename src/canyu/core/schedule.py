@@ -17,4 +17,8 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.sla.tasks.sweep_sla_task", 5),
     # Running SLA clocks a crash between a batch's commit and its listeners left wrong.
     ("canyu.sla.tasks.repair_clocks_task", 300),
+    # Waiting conversations nobody could take yet (routing's listeners are the fast path).
+    ("canyu.routing.tasks.drain_task", 10),
+    # Conversations that waited past their team's threshold enter the all-staff pool.
+    ("canyu.routing.tasks.overflow_task", 10),
 ]

@@ -86,6 +86,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/contacts/{contact_id}"): Case("404"),
     ("GET", "/api/v1/channels"): Case("list", queries=["", "platform=wechat"]),
     ("GET", "/api/v1/channels/{slug}"): Case("404"),
+    ("GET", "/api/v1/routing/pool"): Case("list"),
+    ("POST", "/api/v1/routing/pool/{conversation_id}/claim"): Case("404"),
+    # A machine token has no user behind it, so "me" is nobody: 404.
+    ("GET", "/api/v1/routing/agents/me/status"): Case("404"),
+    ("PUT", "/api/v1/routing/agents/me/status"): Case("404", body={"status": "online"}),
     ("GET", "/api/v1/reports/response-times"): Case(
         "report",
         queries=[

@@ -184,6 +184,7 @@ def test_an_inbound_item_reopens_a_resolved_conversation(org, django_capture_on_
     conv = conv_of(org, "c1")
     services.resolve(org, conv)
     reopened = []
+
     def listener(name, payloads):
         reopened.extend(payloads)
 
@@ -398,6 +399,7 @@ def test_times_are_stored_in_utc(org):
 
 def test_domain_events_are_published_after_commit_only(org, django_capture_on_commit_callbacks):
     seen = []
+
     def listener(name, payloads):
         seen.extend(payloads)
 

@@ -120,11 +120,12 @@ def _list_context(
             view, filters, _counts(request, {view: count} if unfiltered else {})
         )
     rows, next_cursor = queries.inbox_page(org, view, user_id, filters, after=after, limit=limit)
+    filter_query = _filter_query(filters)
     context.update(
         view=view,
         filters=filters,
-        filter_query=_filter_query(filters),
-        rows=console.list_rows(rows),
+        filter_query=filter_query,
+        rows=console.list_rows(rows, view=view, filter_query=filter_query),
         next_cursor=next_cursor.encode() if next_cursor else "",
         count_cap=queries.INBOX_COUNT_CAP,
     )
@@ -173,8 +174,8 @@ def _render_page(
         poll_seconds=POLL_SECONDS,
         channels=channels,
         platforms=_platforms(channels),
-        tags=queries.tags_in_use(org),
-        members=queries.members(org),
+        tags=_tags_in_use(request),
+        members=_members(request),
         memberships=memberships_of(request.user),  # type: ignore[arg-type]
     )
     return render(request, "inbox/inbox.html", context, status=status)
@@ -241,15 +242,23 @@ def rows(request: HttpRequest, view: str) -> HttpResponse:
 # --- the conversation ----------------------------------------------------------------------
 
 
-def _decorate_messages(messages: list[Any]) -> list[Any]:
-    for message in messages:
-        message.safe_url = console.safe_link(message.url)
-        message.links = [
-            (str(a.get("type", "file")), console.safe_link(str(a.get("url") or "")))
-            for a in message.attachments
-            if isinstance(a, dict)
-        ]
-    return messages
+def _members(request: HttpRequest) -> list[Any]:
+    """The organisation's members, read once per request (the list's filter and the
+    pane's assignee menu both show them)."""
+    cached = getattr(request, "_console_members", None)
+    if cached is None:
+        cached = queries.members(_org(request))
+        request._console_members = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _tags_in_use(request: HttpRequest) -> list[str]:
+    """The organisation's tag names, read once per request (filter and suggestions)."""
+    cached = getattr(request, "_console_tags", None)
+    if cached is None:
+        cached = queries.tags_in_use(_org(request))
+        request._console_tags = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _pane_context(
@@ -267,25 +276,32 @@ def _pane_context(
         conversation = queries.get_conversation(org, pk, with_messages=True)
     except Conversation.DoesNotExist:
         raise Http404("no such conversation") from None
-    platform = conversation.channel.platform
+    channel = conversation.channel
+    platform = channel.platform
     limit = console.reply_limit(platform)
     contact = conversation.contact
+    channel_name = channel.name or channel.slug
     return {
         "conversation": conversation,
-        "messages": _decorate_messages(conversation.prefetched_messages),  # type: ignore[attr-defined]
+        "version": console.version_stamp(conversation.updated_at),
+        "platform_label": console.labels(Platform.choices).get(platform, platform),
+        "channel_name": channel_name,
+        "status_label": conversation.get_status_display(),
+        "urls": console.conversation_urls(conversation.pk, conversation.status),
+        "messages": console.thread(conversation.prefetched_messages, channel.name),  # type: ignore[attr-defined]
         "tags": [link.tag.name for link in conversation.prefetched_tag_links],  # type: ignore[attr-defined]
         "contact": contact,
         "followers": console.compact_number(contact.followers)
         if contact is not None and contact.followers is not None
         else "",
         "profile_url": console.profile_url(platform, contact.external_id) if contact else None,
-        "earlier": queries.earlier_conversations(org, conversation),
-        "members": queries.members(org),
+        "earlier": console.earlier(queries.earlier_conversations(org, conversation)),
+        "members": _members(request),
         "canned": [
             {"shortcut": c.shortcut, "title": c.title, "text": c.text}
             for c in queries.canned_replies(org)
         ],
-        "known_tags": queries.tags_in_use(org),
+        "known_tags": _tags_in_use(request),
         "limit": limit,
         "waited": console.waited(conversation.waiting_since) if conversation.is_waiting else "",
         "reply_form": reply_form or ReplyForm(limit=limit),
@@ -363,7 +379,7 @@ def note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(request, pk)
-    member_ids = [user.pk for user in queries.members(_org(request))]
+    member_ids = [user.pk for user in _members(request)]
     form = AssignForm(request.POST, member_ids=member_ids)
     if form.is_valid():
         try:

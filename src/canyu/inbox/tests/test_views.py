@@ -593,3 +593,10 @@ def test_times_are_shown_in_the_organisations_time_zone(web, org):
     org.save()
     html = web.get(conversation_url(c)).content.decode()
     assert "11-22 03:15" in html and "Europe/Berlin" in html
+
+
+def test_the_inbox_links_to_the_all_staff_pool(client, org, agent):
+    client.force_login(agent)
+    page = client.get("/inbox/open/", follow=True)
+    assert page.status_code == 200
+    assert b'href="/pool/"' in page.content

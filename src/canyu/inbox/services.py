@@ -14,10 +14,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from canyu.accounts.models import Membership, Organization
 from canyu.connectors.delivery import enqueue_delivery
 from canyu.connectors.models import Channel
+from canyu.connectors.windows import reply_window
 from canyu.core import events as ev
 from canyu.inbox.models import (
     Activity,
@@ -94,9 +96,25 @@ def reply(
     last_inbound = (
         Message.objects.filter(conversation=conversation, direction=Direction.IN)
         .order_by("-created_at", "-id")
-        .only("platform_id", "kind")
+        .only("platform_id", "kind", "created_at")
         .first()
     )
+    window = reply_window(
+        channel.platform,
+        last_inbound.kind if last_inbound else None,
+        last_inbound.created_at if last_inbound else None,
+    )
+    if window is not None and window.closed:
+        raise ValidationError(
+            {
+                "text": gettext(
+                    "This platform only accepts a reply within %(hours)d hours of the fan's "
+                    "last message; the window closed at %(end)s (UTC). The fan has to write "
+                    "again before the brand can answer here."
+                )
+                % {"hours": window.hours, "end": window.ends_at.strftime("%Y-%m-%d %H:%M")}
+            }
+        )
     kind = (
         last_inbound.kind
         if last_inbound and last_inbound.kind in (Kind.DIRECT, Kind.EMAIL)

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -24,6 +25,7 @@ from canyu.accounts.middleware import member_required
 from canyu.accounts.models import Organization
 from canyu.accounts.services import memberships_of
 from canyu.connectors.models import Channel, Platform
+from canyu.connectors.windows import reply_window
 from canyu.inbox import console, queries, services
 from canyu.inbox.forms import AssignForm, NoteForm, ReplyForm, StatusForm, TagsForm
 from canyu.inbox.models import Conversation
@@ -281,7 +283,18 @@ def _pane_context(
     limit = console.reply_limit(platform)
     contact = conversation.contact
     channel_name = channel.name or channel.slug
+    last_in = next(
+        (m for m in reversed(conversation.prefetched_messages) if m.direction == "in"),  # type: ignore[attr-defined]
+        None,
+    )
+    window = reply_window(
+        platform, last_in.kind if last_in else None, last_in.created_at if last_in else None
+    )
     return {
+        "window": window,
+        "window_left": console.short_duration((window.ends_at - timezone.now()).total_seconds())
+        if window is not None and not window.closed
+        else "",
         "conversation": conversation,
         "version": console.version_stamp(conversation.updated_at),
         "platform_label": console.labels(Platform.choices).get(platform, platform),

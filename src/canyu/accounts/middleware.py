@@ -74,3 +74,40 @@ def member_required(view: View) -> View:
             return view(request, *args, **kwargs)
 
     return wrapper
+
+
+SESSION_LANGUAGE_KEY = "canyu_language"
+
+
+def remember_language(request: HttpRequest, user: Any, code: str) -> None:
+    """Store ``code`` as the user's language: on their profile and in this session."""
+    from canyu.accounts.models import Profile
+
+    Profile.objects.update_or_create(user=user, defaults={"language": code})
+    request.session[SESSION_LANGUAGE_KEY] = code
+
+
+def load_profile_language(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """On login, bring the user's chosen language into the session (one query per login)."""
+    from canyu.accounts.models import Profile
+
+    language = Profile.objects.filter(user=user).values_list("language", flat=True).first()
+    if language:
+        request.session[SESSION_LANGUAGE_KEY] = language
+
+
+class ProfileLanguageMiddleware:
+    """Use the language the user chose (kept in the session from their profile) over the
+    browser's; runs after the authentication middleware. No query per request."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import translation
+
+        code = request.session.get(SESSION_LANGUAGE_KEY) if hasattr(request, "session") else None
+        if code and code in dict(settings.LANGUAGES):
+            translation.activate(code)
+            request.LANGUAGE_CODE = code  # type: ignore[attr-defined]
+        return self.get_response(request)

@@ -78,3 +78,20 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.organization})"
+
+
+class Profile(models.Model):
+    """A person's own preferences, the same in every organisation and on every device."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="canyu_profile"
+    )
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("empty: follow the browser"),
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or 'browser'})"

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from canyu.accounts.auth import SESSION_ORG_KEY, membership_for_request
 from canyu.accounts.forms import LoginForm, OrganizationForm
+from canyu.accounts.middleware import remember_language
 from canyu.accounts.services import memberships_of
 
 # A language chosen in the console is kept this long in the browser (Django's own
@@ -78,10 +79,13 @@ def organization(request: HttpRequest) -> HttpResponse:
 def set_language(request: HttpRequest) -> HttpResponse:
     """Switch the interface language (POST ``language``, ``next``) and remember it in the
     language cookie, which Django's LocaleMiddleware reads before the browser's
-    Accept-Language. An unknown language changes nothing."""
+    Accept-Language, and, for a logged-in user, on their profile, so it follows them to
+    other browsers. An unknown language changes nothing."""
     response = redirect(_next_url(request))
     code = request.POST.get("language", "")
     if code in dict(settings.LANGUAGES) and check_for_language(code):
+        if request.user.is_authenticated:
+            remember_language(request, request.user, code)
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             code,

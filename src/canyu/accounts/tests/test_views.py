@@ -165,3 +165,17 @@ def test_an_organisation_in_another_time_zone_is_shown_in_it(client, db):
     user, _ = add_user(berlin, "hans", "agent", password="pw-hans-secret")
     client.force_login(user)
     assert "Europe/Berlin" in client.get("/inbox/open/").content.decode()
+
+
+def test_the_chosen_language_follows_the_user_to_another_browser(org, agent):
+    from django.test import Client
+
+    first = Client()
+    first.force_login(agent)
+    first.post("/accounts/language/", {"language": "en", "next": "/inbox/open/"})
+    other = Client(headers={"Accept-Language": "zh-hans"})
+    other.post("/accounts/login/", {"username": "agent1", "password": "pw-agent1-secret"})
+    page = other.get("/inbox/open/")
+    assert page.status_code == 200
+    assert page.headers["Content-Language"] == "en"
+    assert b"Inbox" in page.content

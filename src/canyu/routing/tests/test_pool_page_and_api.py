@@ -42,7 +42,8 @@ def test_the_losing_claimant_gets_a_clear_message(org, agent, pooled):
     employee = make_member(org, "sales-li", role="employee")
     browser(employee).post(f"/pool/{pooled.pk}/claim/")
     answer = browser(agent).post(f"/pool/{pooled.pk}/claim/", follow=True)
-    assert "sales-li claimed this conversation first." in answer.content.decode()
+    # The interface speaks Simplified Chinese by default.
+    assert "sales-li 已先认领了这个会话。" in answer.content.decode()
 
 
 def test_claiming_needs_the_csrf_token(org, pooled):
@@ -59,7 +60,7 @@ def test_another_organisations_member_neither_sees_nor_claims_the_pool(org, othe
     assert page.status_code == 200
     assert "ORG1-池中粉丝" not in page.content.decode()
     answer = browser(rival).post(f"/pool/{pooled.pk}/claim/", follow=True)
-    assert "not in the pool" in answer.content.decode()
+    assert "该会话已不在全员池中。" in answer.content.decode()
     assert PoolEntry.objects.get(conversation=pooled).left_at is None
 
 

@@ -66,10 +66,15 @@ class Command(BaseCommand):
                         "--noreload",
                         "--insecure",
                         f"{options['host']}:{options['port']}",
-                    ]
+                    ],
+                    start_new_session=True,
                 )
             )
-            children.append(subprocess.Popen([*command, "worker", "--no-startup-delay", "-v", "0"]))
+            children.append(
+                subprocess.Popen(
+                    [*command, "worker", "--no-startup-delay", "-v", "0"], start_new_session=True
+                )
+            )
         self._banner(base, seeded.token)
 
         def stop(signum: int, frame: Any) -> None:
@@ -95,7 +100,10 @@ class Command(BaseCommand):
         finally:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    # Each child runs in its own session, so the terminal's Ctrl-C reaches
+                    # only this process, which stops them once: SIGTERM ends the web
+                    # server quietly and lets the worker finish its current task.
+                    child.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 10
             for child in children:
                 try:

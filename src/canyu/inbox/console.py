@@ -224,6 +224,7 @@ def list_rows(
     view: str,
     filter_query: str = "",
     now: dt.datetime | None = None,
+    sla: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for conversations read by ``queries.inbox_page`` (no further queries): each
     a dict of what ``inbox/_rows.html`` shows, already formatted and escaped-ready."""
@@ -233,6 +234,8 @@ def list_rows(
     no_name = _("(no name)")
     followers_text = _("%(n)s followers")
     waiting_since = _("Waiting since")
+    sla_labels = {"warning": _("SLA due soon"), "breached": _("SLA breached")}
+    sla = sla or {}
     rows = []
     for conversation in conversations:
         pk = conversation.pk
@@ -256,6 +259,13 @@ def list_rows(
             "assignee": display_name(conversation.assignee),
             "time": None,
         }
+        state = (sla.get(pk) or {}).get("state", "")
+        if state in sla_labels:
+            row["sla"] = state
+            row["sla_label"] = sla_labels[state]
+            # A clock passing its deadline changes the row without touching the
+            # conversation: the row's version must change too, or the poll keeps it.
+            row["version"] = f"{row['version']}-{state}"
         if conversation.is_waiting:
             since = conversation.waiting_since
             row["time"] = {

@@ -373,7 +373,14 @@ def inbox_version(
     )
     if count is None:
         count = inbox_count(org, view, user_id, filters)
-    digest = hashlib.sha256(repr((rows, links, count)).encode("utf-8"))
+    # SLA states change with the clock alone (a deadline passes): part of the token, so a
+    # breach shows at the next poll.
+    from canyu.sla.queries import sla_state_for
+
+    states = sorted(
+        (pk, info["state"]) for pk, info in sla_state_for([row[0] for row in rows]).items()
+    )
+    digest = hashlib.sha256(repr((rows, links, count, states)).encode("utf-8"))
     return digest.hexdigest()[:20]
 
 

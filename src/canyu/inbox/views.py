@@ -29,6 +29,7 @@ from canyu.connectors.windows import reply_window
 from canyu.inbox import console, queries, services
 from canyu.inbox.forms import AssignForm, NoteForm, ReplyForm, StatusForm, TagsForm
 from canyu.inbox.models import Conversation
+from canyu.sla.queries import sla_state_for
 
 PAGE_SIZE = 50
 # A refresh re-renders as many rows as the agent has loaded, up to this many.
@@ -127,7 +128,7 @@ def _list_context(
         view=view,
         filters=filters,
         filter_query=filter_query,
-        rows=console.list_rows(rows, view=view, filter_query=filter_query),
+        rows=console.list_rows(rows, view=view, filter_query=filter_query, sla=sla_state_for(rows)),
         next_cursor=next_cursor.encode() if next_cursor else "",
         count_cap=queries.INBOX_COUNT_CAP,
     )
@@ -290,7 +291,10 @@ def _pane_context(
     window = reply_window(
         platform, last_in.kind if last_in else None, last_in.created_at if last_in else None
     )
+    sla = sla_state_for([conversation]).get(conversation.pk) or {}
     return {
+        "sla_state": sla.get("state", ""),
+        "sla_due": console.local_minute(sla["due_at"]) if sla.get("due_at") else "",
         "window": window,
         "window_left": console.short_duration((window.ends_at - timezone.now()).total_seconds())
         if window is not None and not window.closed

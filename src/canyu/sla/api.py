@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema
 
 from canyu.accounts.models import Organization
 from canyu.inbox.schemas import ERRORS_DESCRIPTION, ErrorOut, use_error_answers
+from canyu.routing.queries import pool_claims
 from canyu.sla.queries import response_times
 
 router = use_error_answers(Router(tags=["reports"]))
@@ -75,6 +76,13 @@ class GroupOut(SummaryOut):
     label: str
 
 
+class PoolClaimsOut(Schema):
+    total: int = Field(description="conversations claimed from the all-staff pool")
+    by_agents: int = Field(description="claimed by agents, leads and admins")
+    by_others: int = Field(description="claimed by employees who are not agents (全员客服)")
+    by_role: dict[str, int]
+
+
 class ResponseTimesOut(Schema):
     since: dt.datetime
     until: dt.datetime
@@ -82,6 +90,7 @@ class ResponseTimesOut(Schema):
     group_by: str | None
     totals: SummaryOut
     groups: list[GroupOut]
+    pool_claims: PoolClaimsOut
 
 
 def _org(request: HttpRequest) -> Organization:
@@ -115,4 +124,6 @@ def get_response_times(request: HttpRequest, filters: Query[ResponseTimeFilters]
         raise ValidationError({"since": "must be before until"})
     if until - since > MAX_PERIOD:
         raise ValidationError({"since": "the period is at most 366 days"})
-    return response_times(org, since, until, group_by=filters.group_by, hours=filters.hours)
+    report = response_times(org, since, until, group_by=filters.group_by, hours=filters.hours)
+    report["pool_claims"] = pool_claims(org, since, until)
+    return report

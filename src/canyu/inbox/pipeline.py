@@ -223,11 +223,7 @@ def apply_events(
     now = timezone.now()
 
     # 1. Items already stored (once only).
-    stored = set(
-        Message.objects.filter(
-            channel_id__in={cid for cid, _ in items}, platform_id__in={e.id for _, e in items}
-        ).values_list("channel_id", "platform_id")
-    )
+    stored = set(_stored_keys({(cid, e.id) for cid, e in items}))
     fresh: list[tuple[int, NormalisedEvent]] = []
     for channel_id, event in items:
         key = (channel_id, event.id)
@@ -546,18 +542,40 @@ def _upsert_contacts(
     return existing, [c.id for c in to_create]
 
 
+def _by_channel(keys: set[tuple[int, Any]]) -> dict[int, set[Any]]:
+    grouped: dict[int, set[Any]] = {}
+    for channel_id, value in keys:
+        grouped.setdefault(channel_id, set()).add(value)
+    return grouped
+
+
+def _stored_keys(keys: set[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Which ``(channel, platform_id)`` keys are stored: one query per channel.
+
+    ``channel_id = c AND platform_id IN (…)`` uses both columns of the unique index;
+    ``channel_id IN (…) AND platform_id IN (…)`` lets PostgreSQL's planner scan every
+    message of the channels once the table is large.
+    """
+    found: list[tuple[int, str]] = []
+    for channel_id, ids in _by_channel(keys).items():
+        found.extend(
+            Message.objects.filter(channel_id=channel_id, platform_id__in=ids).values_list(
+                "channel_id", "platform_id"
+            )
+        )
+    return found
+
+
 def _load_parents(items: list[tuple[int, NormalisedEvent]]) -> dict[tuple[int, str | None], _Ref]:
     wanted = {(cid, e.parent_id) for cid, e in items if e.parent_id}
-    if not wanted:
-        return {}
-    rows = Message.objects.filter(
-        channel_id__in={cid for cid, _ in wanted}, platform_id__in={pid for _, pid in wanted}
-    ).values_list("channel_id", "platform_id", "id", "conversation_id")
-    return {
-        (cid, pid): _Ref(mid, None, None, conv_id)
-        for cid, pid, mid, conv_id in rows
-        if (cid, pid) in wanted
-    }
+    refs: dict[tuple[int, str | None], _Ref] = {}
+    for channel_id, ids in _by_channel(wanted).items():  # one query per channel, as above
+        rows = Message.objects.filter(channel_id=channel_id, platform_id__in=ids).values_list(
+            "platform_id", "id", "conversation_id"
+        )
+        for pid, mid, conv_id in rows:
+            refs[(channel_id, pid)] = _Ref(mid, None, None, conv_id)
+    return refs
 
 
 def _load_conversations(
@@ -576,27 +594,32 @@ def _load_conversations(
         for cid, e in items
         if e.kind == "direct" and e.direction == "in" and not e.thread
     }
-    found: dict[int, _Conv] = {}
-    if ids or threads or direct:
-        condition = Q(pk__in=ids)
-        if threads:
-            condition |= Q(
-                channel_id__in={c for c, _ in threads}, thread_key__in={t for _, t in threads}
-            )
-        if direct:
-            condition |= Q(
-                channel_id__in={c for c, _ in direct},
-                contact_id__in={p for _, p in direct},
+    # Separate, narrow queries rather than one OR: each reads its own index (primary key;
+    # unique (channel, thread_key); (channel, contact, status)). An OR with the
+    # organisation made SQLite walk every conversation of the organisation per batch.
+    # Channel ids come from this organisation's channels; the pk lookup is checked below.
+    lookups: list[Q] = []
+    if ids:
+        lookups.append(Q(pk__in=ids))
+    for channel_id, keys in _by_channel(threads).items():
+        lookups.append(Q(channel_id=channel_id, thread_key__in=keys))
+    for channel_id, contact_ids in _by_channel(direct).items():
+        lookups.append(
+            Q(
+                channel_id=channel_id,
+                contact_id__in=contact_ids,
                 status__in=[Status.OPEN, Status.PENDING],
             )
-        names = ["id", "channel_id", "thread_key", "created_at", *CONV_STATE]
-        rows = (
-            Conversation.objects.select_for_update()
-            .filter(condition, organization_id=org_id)
-            .values_list(*names)
         )
+    found: dict[int, _Conv] = {}
+    names = ["id", "organization_id", "channel_id", "thread_key", "created_at", *CONV_STATE]
+    for lookup in lookups:
+        rows = Conversation.objects.select_for_update().filter(lookup).values_list(*names)
         for row in rows:
-            conv = _Conv(**dict(zip(names, row, strict=True)))
+            values = dict(zip(names, row, strict=True))
+            if values.pop("organization_id") != org_id or values["id"] in found:
+                continue
+            conv = _Conv(**values)
             found[conv.id] = conv
     for ref in refs.values():
         if ref.conversation_id is not None:

@@ -25,7 +25,8 @@ def insert_ignore_returning(
     """INSERT rows, skipping those that conflict on ``conflict``; return the inserted rows.
 
     The same statement that stores an item tells whether it was a duplicate, so two
-    concurrent requests can never both count the same item as new.
+    concurrent requests can never both count the same item as new. An empty ``conflict``
+    skips rows that break any unique constraint.
     ``casts`` maps a column to a PostgreSQL type cast for its placeholder (e.g. jsonb).
     """
     if not rows:
@@ -47,9 +48,9 @@ def insert_ignore_returning(
             chunk = rows[start : start + per_statement]
             # Identifiers are quoted model names; every value is a bound parameter.
             head = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "  # noqa: S608
+            target = f" ({', '.join(qn(c) for c in conflict)})" if conflict else ""
             tail = (
-                f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
-                f" RETURNING {', '.join(qn(c) for c in returning)}"
+                f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(qn(c) for c in returning)}"
             )
             sql = head + ", ".join([placeholder] * len(chunk)) + tail
             params = [value for row in chunk for value in row]

@@ -41,11 +41,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from canyu.core.db import allocate_ids, datetime_adapter, update_many
+from canyu.core.db import allocate_ids, datetime_adapter, insert_ignore_returning, update_many
 from canyu.inbox.models import (
     Conversation,
     ConversationTag,
@@ -395,7 +395,14 @@ class Engine:
                 ]
                 for c in self.new
             ]
-            inserted = set(_insert_ignoring_conflicts(CLOCK_INSERT, rows))
+            # No conflict target on purpose: a clock may collide on its key or on "one
+            # open response (or resolution) clock per conversation"; either way it exists.
+            inserted = {
+                row[0]
+                for row in insert_ignore_returning(
+                    SlaClock._meta.db_table, CLOCK_INSERT, rows, conflict=(), returning=["id"]
+                )
+            }
         late = [
             c
             for c in self.stopped
@@ -425,28 +432,6 @@ def _event_source(clock: _Clock) -> dict[str, Any]:
         "due_at": clock.due_at,
         "policy_id": clock.policy_id,
     }
-
-
-def _insert_ignoring_conflicts(columns: list[str], rows: list[list[Any]]) -> list[int]:
-    """INSERT clock rows, skipping any that break a unique constraint; the inserted ids.
-
-    No conflict target on purpose: a clock may collide on its key or on "one open
-    response (or resolution) clock per conversation", and either way it already exists.
-    """
-    qn = connection.ops.quote_name
-    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    per_statement = max(1, 30_000 // len(columns))
-    ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            sql = (
-                f"INSERT INTO {qn(SlaClock._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
-                f"VALUES {', '.join([marks] * len(chunk))} ON CONFLICT DO NOTHING RETURNING {qn('id')}"
-            )
-            cursor.execute(sql, [value for row in chunk for value in row])
-            ids.extend(row[0] for row in cursor.fetchall())
-    return ids
 
 
 # --- Listeners' work ------------------------------------------------------------------

@@ -16,3 +16,21 @@ class OrgScoped(models.Model):
 
     class Meta:
         abstract = True
+
+
+def conditions_hold(
+    *,
+    channels: list[str],
+    platforms: list[str],
+    tags_any: list[str],
+    channel: str,
+    platform: str,
+    tags: set[str] | frozenset[str],
+) -> bool:
+    """The condition rule SLA policies and routing teams share: each non-empty list must
+    hold (the channel and platform among those listed, at least one of the tags)."""
+    if channels and channel not in channels:
+        return False
+    if platforms and platform not in platforms:
+        return False
+    return not (tags_any and not tags.intersection(tags_any))

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from canyu.core.models import OrgScoped
+from canyu.core.models import OrgScoped, conditions_hold
 
 
 class Strategy(models.TextChoices):
@@ -68,11 +68,14 @@ class Team(OrgScoped):
 
     def matches(self, *, channel: str, platform: str, tags: set[str] | frozenset[str]) -> bool:
         """True when every non-empty condition holds for the conversation's facts."""
-        if self.channels and channel not in self.channels:
-            return False
-        if self.platforms and platform not in self.platforms:
-            return False
-        return not (self.tags and not tags.intersection(self.tags))
+        return conditions_hold(
+            channels=self.channels,
+            platforms=self.platforms,
+            tags_any=self.tags,
+            channel=channel,
+            platform=platform,
+            tags=tags,
+        )
 
 
 class TeamMember(OrgScoped):

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from canyu.accounts.models import validate_time_zone
-from canyu.core.models import OrgScoped
+from canyu.core.models import OrgScoped, conditions_hold
 from canyu.sla import calendar as cal
 
 EDITS_APPLY_TO_NEW_CLOCKS = _(
@@ -260,15 +260,18 @@ class SlaPolicy(OrgScoped):
         priority: str | None = None,
     ) -> bool:
         """True when every non-empty condition holds for the conversation's facts."""
-        if self.channels and channel not in self.channels:
-            return False
-        if self.platforms and platform not in self.platforms:
-            return False
         if self.kinds and kind not in self.kinds:
             return False
-        if self.tags and not tags.intersection(self.tags):
+        if self.priorities and priority not in self.priorities:
             return False
-        return not (self.priorities and priority not in self.priorities)
+        return conditions_hold(
+            channels=self.channels,
+            platforms=self.platforms,
+            tags_any=self.tags,
+            channel=channel,
+            platform=platform,
+            tags=tags,
+        )
 
 
 class ClockState(models.TextChoices):

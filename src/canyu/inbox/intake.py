@@ -27,7 +27,6 @@ class IntakeResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[EventError] = field(default_factory=list)
-    intake_ids: list[int] = field(default_factory=list)
 
     def as_dict(self, index_key: str = "index") -> dict[str, Any]:
         return {
@@ -140,4 +139,4 @@ def submit(
     )
     with transaction.atomic():
         ids, duplicates = store(org, valid, channels, source=source)
-    return IntakeResult(accepted=len(ids), duplicates=duplicates, rejected=errors, intake_ids=ids)
+    return IntakeResult(accepted=len(ids), duplicates=duplicates, rejected=errors)

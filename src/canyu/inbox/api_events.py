@@ -31,9 +31,8 @@ def error(status: int, message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"detail": message, **extra}, status=status)
 
 
-def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | None]:
-    """The items of a one-event or ``{"events": [...]}`` body, or the error answer."""
-    limit = settings.INTAKE_MAX_BODY_BYTES
+def read_body(request: HttpRequest, limit: int) -> tuple[bytes | None, JsonResponse | None]:
+    """The request's body, or a 400/413 answer when it is (declared) larger than ``limit``."""
     try:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
@@ -43,6 +42,11 @@ def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | N
     body = request.body
     if len(body) > limit:
         return None, error(413, f"body larger than {limit} bytes")
+    return body, None
+
+
+def parse_items(body: bytes) -> tuple[list[Any] | None, JsonResponse | None]:
+    """The items of a one-event or ``{"events": [...]}`` body, or the error answer."""
     try:
         data = json.loads(body)
     except UnicodeDecodeError:
@@ -64,6 +68,15 @@ def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | N
     if not items:
         return None, error(400, "'events' is empty")
     return items, None
+
+
+def read_items(request: HttpRequest) -> tuple[list[Any] | None, JsonResponse | None]:
+    """The items of the request's body, or the error answer (400, 413)."""
+    body, failure = read_body(request, settings.INTAKE_MAX_BODY_BYTES)
+    if failure is not None:
+        return None, failure
+    assert body is not None
+    return parse_items(body)
 
 
 def intake_response(result_dict: dict[str, Any], accepted_or_dup: int) -> JsonResponse:

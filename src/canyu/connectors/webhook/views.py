@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from canyu.connectors.models import Channel, Platform
 from canyu.connectors.webhook import inbound
-from canyu.inbox.api_events import read_items
+from canyu.inbox.api_events import parse_items, read_body
 from canyu.inbox.intake import IntakeResult, submit
 from canyu.inbox.tasks import schedule_processing
 
@@ -95,16 +95,11 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
             answer="no such webhook channel",
         )
 
-    limit = inbound.MAX_BODY_BYTES
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        return _refuse(request, org_slug, channel_slug, 400, "Content-Length is not a number")
-    if declared > limit:
-        return _refuse(request, org_slug, channel_slug, 413, f"body larger than {limit} bytes")
-    body = request.body
-    if len(body) > limit:
-        return _refuse(request, org_slug, channel_slug, 413, f"body larger than {limit} bytes")
+    body, failure = read_body(request, inbound.MAX_BODY_BYTES)
+    if failure is not None:
+        _log_refusal(request, org_slug, channel_slug, failure.status_code, _detail(failure))
+        return failure
+    assert body is not None
 
     if not (channel.secret or channel.previous_secret):
         return _refuse(
@@ -135,7 +130,7 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
     except ValueError as exc:
         return _refuse(request, org_slug, channel_slug, 400, str(exc))
 
-    items, failure = read_items(request)
+    items, failure = parse_items(body)
     if failure is not None:
         _log_refusal(request, org_slug, channel_slug, failure.status_code, _detail(failure))
         return failure

@@ -29,6 +29,8 @@ try:
     DEBUG = env_bool("CANYU_DEBUG", False)
     DATA_DIR = Path(env_str("CANYU_DATA_DIR", str(Path.cwd() / "var"))).resolve()
     SECRET_KEY = env_str("CANYU_SECRET_KEY", "")
+    CREDENTIALS_KEY = env_str("CANYU_CREDENTIALS_KEY", "")
+    CREDENTIALS_OLD_KEYS = env_list("CANYU_CREDENTIALS_OLD_KEYS", [])
     ALLOWED_HOSTS = env_list(
         "CANYU_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
     )

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from canyu.core.models import OrgScoped
+from canyu.core.secrets import EncryptedJSONField
 
 
 class Platform(models.TextChoices):
@@ -47,6 +48,11 @@ class Channel(OrgScoped):
         max_length=200, blank=True, help_text=_("still accepted while a new secret is rolled out")
     )
     callback_url = models.URLField(max_length=500, blank=True)
+    # Platform settings a connector reads (app id, API base URL, mailbox host, …): not secret.
+    config = models.JSONField(default=dict, blank=True)
+    # Platform secrets (app secret, access token, mailbox password, AES key): encrypted at
+    # rest (canyu.core.secrets), never shown in lists or logs.
+    credentials = EncryptedJSONField()
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -85,3 +91,28 @@ class WebhookReceipt(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} on channel {self.channel_id}"
+
+
+class ChannelState(OrgScoped):
+    """Small, named pieces of a connector's working state for one channel.
+
+    Pull cursors (Weibo ``since_id`` per endpoint, IMAP ``UIDVALIDITY`` and last UID), a
+    cached access token with its expiry, a rate-limit pause. One row per
+    ``(channel, key)``; ``services.state_lock`` reads it ``FOR UPDATE`` so two workers
+    never advance one cursor or refresh one token at the same time. Secrets kept here
+    (tokens) go in ``secret``, encrypted at rest; the rest in ``value``.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=100)
+    value = models.JSONField(default=dict, blank=True)
+    secret = EncryptedJSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="channel_state_key_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} of channel {self.channel_id}"

@@ -106,6 +106,11 @@ class Conversation(OrgScoped):
                 name="conv_queue_assignee",
             ),
             models.Index(fields=["channel", "contact", "status"], name="conv_channel_contact"),
+            # A contact's conversations, newest activity first (the contact card's history).
+            models.Index(
+                fields=["organization", "contact", "-last_message_at", "-id"],
+                name="conv_contact_recent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_profile'),
-        ('connectors', '0004_platformevent'),
+        ('connectors', '0003_channel_config_credentials_state'),
         ('inbox', '0002_cannedreply'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -116,3 +116,40 @@ class ChannelState(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.key} of channel {self.channel_id}"
+
+
+class PlatformEvent(OrgScoped):
+    """A platform push that is not a message for the inbox, kept raw: a follow, an
+    unfollow, a QR-code scan, a menu view, a location report, or a type Canyu does not know.
+
+    These carry facts about a fan rather than something to answer (WeChat's
+    ``subscribe``/``unsubscribe`` decide whether the brand may still write to them; a
+    scan opens the reply window), so they are journalled here instead of becoming
+    conversations. ``event_key`` is the platform's de-duplication key (WeChat: sender +
+    time + event), unique per channel: a platform's retry is dropped by the INSERT that
+    would have stored it.
+    """
+
+    # The unique (channel, event_key) index serves the foreign key too.
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_key = models.CharField(max_length=191)
+    author_id = models.CharField(max_length=191, help_text=_("the fan's id on the platform"))
+    msg_type = models.CharField(max_length=64)
+    event = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(help_text=_("when the platform says it happened"))
+    received_at = models.DateTimeField()
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "event_key"], name="platform_event_key_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "channel", "author_id", "created_at"],
+                name="platform_event_author",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msg_type}/{self.event} from {self.author_id} on channel {self.channel_id}"

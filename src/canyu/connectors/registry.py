@@ -15,6 +15,7 @@ from canyu.connectors.base import Connector, ConnectorError
 
 CONNECTORS: dict[str, str] = {
     "webhook": "canyu.connectors.webhook.outbound.WebhookConnector",
+    "wechat": "canyu.connectors.wechat.outbound.WechatConnector",
 }
 
 

@@ -7,11 +7,17 @@ CSRF, because each authenticates the request itself (signatures, platform tokens
 from django.urls import path
 
 from canyu.connectors.webhook import views as webhook_views
+from canyu.connectors.wechat import views as wechat_views
 
 urlpatterns = [
     path(
         "webhook/<slug:org_slug>/<slug:channel_slug>",
         webhook_views.receive,
         name="webhook-receive",
+    ),
+    path(
+        "wechat/<slug:org_slug>/<slug:channel_slug>",
+        wechat_views.receive,
+        name="wechat-receive",
     ),
 ]

@@ -157,10 +157,10 @@ def test_it_fails_permanently_when_the_channel_has_no_callback_url(
 def test_it_fails_permanently_on_a_platform_without_a_connector(org, reply, recorded_tasks):
     from canyu.connectors.models import Channel
 
-    reply.channel = Channel.objects.get(organization=org, slug="weibo-official")
+    reply.channel = Channel.objects.create(organization=org, slug="bbs", platform="forum")
     reply.save()
     assert deliver(reply, timezone.now()) == "failed"
-    assert reply.delivery_error == "Canyu cannot send on platform 'weibo' yet"
+    assert reply.delivery_error == "Canyu cannot send on platform 'forum' yet"
 
 
 def test_it_retries_when_a_connector_crashes(reply, recorded_tasks, monkeypatch):

@@ -16,6 +16,7 @@ from canyu.connectors.base import Connector, ConnectorError
 CONNECTORS: dict[str, str] = {
     "webhook": "canyu.connectors.webhook.outbound.WebhookConnector",
     "wechat": "canyu.connectors.wechat.outbound.WechatConnector",
+    "weibo": "canyu.connectors.weibo.outbound.WeiboConnector",
     "email": "canyu.connectors.email.outbound.EmailConnector",
 }
 

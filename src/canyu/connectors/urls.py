@@ -8,6 +8,7 @@ from django.urls import path
 
 from canyu.connectors.webhook import views as webhook_views
 from canyu.connectors.wechat import views as wechat_views
+from canyu.connectors.weibo import views as weibo_views
 
 urlpatterns = [
     path(
@@ -19,5 +20,10 @@ urlpatterns = [
         "wechat/<slug:org_slug>/<slug:channel_slug>",
         wechat_views.receive,
         name="wechat-receive",
+    ),
+    path(
+        "weibo/<slug:org_slug>/<slug:channel_slug>",
+        weibo_views.receive,
+        name="weibo-receive",
     ),
 ]

@@ -21,6 +21,8 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.routing.tasks.drain_task", 10),
     # Conversations that waited past their team's threshold enter the all-staff pool.
     ("canyu.routing.tasks.overflow_task", 10),
+    # Weibo channels whose next pull of mentions and comments is due (each has its interval).
+    ("canyu.connectors.weibo.tasks.poll_weibo_task", 30),
     # Mail channels whose IMAP poll is due (each has its interval; a lease keeps it single).
     ("canyu.connectors.email.tasks.poll_mailboxes_task", 15),
 ]

@@ -46,6 +46,22 @@ try:
     TIME_ZONE = env_str("CANYU_TIME_ZONE", "Asia/Shanghai")
     LANGUAGE_CODE = env_choice("CANYU_LANGUAGE", "zh-hans", {"zh-hans", "en"})
     LOG_LEVEL = env_choice("CANYU_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+    # E-mail of notifications (docs/settings.md). Console: printed by the worker (demo).
+    _email_backend = env_choice(
+        "CANYU_EMAIL_BACKEND", "console", {"console", "smtp", "locmem", "dummy"}
+    )
+    _email_host = env_str("CANYU_EMAIL_HOST", "localhost")
+    _email_port = env_int("CANYU_EMAIL_PORT", 25, minimum=1, maximum=65535)
+    _email_user = env_str("CANYU_EMAIL_USER", "")
+    _email_password = env_str("CANYU_EMAIL_PASSWORD", "")
+    _email_security = env_choice("CANYU_EMAIL_SECURITY", "none", {"none", "starttls", "tls"})
+    _email_timeout = env_int("CANYU_EMAIL_TIMEOUT", 10, minimum=1, maximum=120)
+    DEFAULT_FROM_EMAIL = env_str("CANYU_EMAIL_FROM", "Canyu <canyu@localhost>")
+    SITE_URL = env_str("CANYU_SITE_URL", "")
+    if SITE_URL and not SITE_URL.startswith(("http://", "https://")):
+        raise SettingError(f"CANYU_SITE_URL={SITE_URL!r} must start with http:// or https://")
+    if "@" not in DEFAULT_FROM_EMAIL:
+        raise SettingError(f"CANYU_EMAIL_FROM={DEFAULT_FROM_EMAIL!r} is not an e-mail address")
 except SettingError as exc:  # pragma: no cover - exercised through a subprocess test
     _fail(exc)
 
@@ -75,6 +91,8 @@ INSTALLED_APPS = [
     "canyu.inbox",
     "canyu.sla",
     "canyu.routing",
+    "canyu.notifications",
+    "canyu.feedback",
     "canyu.demo",
 ]
 
@@ -147,6 +165,25 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DATABASES = {"default": _db}
+
+MAILERS = {
+    "default": {
+        "BACKEND": f"django.core.mail.backends.{_email_backend}.EmailBackend",
+        "OPTIONS": (
+            {
+                "host": _email_host,
+                "port": _email_port,
+                "username": _email_user,
+                "password": _email_password,
+                "use_tls": _email_security == "starttls",
+                "use_ssl": _email_security == "tls",
+                "timeout": _email_timeout,
+            }
+            if _email_backend == "smtp"
+            else {}
+        ),
+    }
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {

@@ -12,4 +12,9 @@ urlpatterns = [
     path("accounts/", include("canyu.accounts.urls")),
     path("inbox/", include("canyu.inbox.urls")),
     path("pool/", include("canyu.routing.urls")),
+    path("reports/", include("canyu.sla.urls")),
+    path("settings/", include("canyu.accounts.settings_urls")),
+    path("settings/", include("canyu.sla.settings_urls")),
+    path("settings/", include("canyu.routing.settings_urls")),
+    path("notifications/", include("canyu.notifications.urls")),
 ]

@@ -15,6 +15,10 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.connectors.tasks.prune_webhook_receipts_task", 3600),
     # SLA warnings and breaches that came due (each recorded once, whoever sweeps).
     ("canyu.sla.tasks.sweep_sla_task", 5),
+    # SLA warnings and breaches whose escalation a crash interrupted (each escalated once).
+    ("canyu.sla.tasks.escalate_sla_task", 30),
+    # Notification e-mails whose task was lost, or due for a retry (never sent twice).
+    ("canyu.notifications.tasks.recover_emails_task", 60),
     # Running SLA clocks a crash between a batch's commit and its listeners left wrong.
     ("canyu.sla.tasks.repair_clocks_task", 300),
     # Waiting conversations nobody could take yet (routing's listeners are the fast path).

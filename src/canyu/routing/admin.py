@@ -25,7 +25,7 @@ class TeamAdmin(admin.ModelAdmin):
     ]
     list_editable = ["position", "is_active"]
     list_filter = ["organization", "is_active", "strategy"]
-    search_fields = ["name"]
+    search_fields = ["name", "members__user__username"]
     ordering = ["organization", "position", "id"]
     inlines = [TeamMemberInline]
     fieldsets = [
@@ -47,9 +47,27 @@ class TeamAdmin(admin.ModelAdmin):
             gone.delete()
 
 
+@admin.register(TeamMember)
+class TeamMemberAdmin(admin.ModelAdmin):
+    """Members across teams: find who has which skills."""
+
+    list_display = ["user", "team", "platforms", "languages", "tags", "organization"]
+    list_filter = ["organization", "team"]
+    list_select_related = ["user", "team", "organization"]
+    search_fields = ["user__username", "user__email", "team__name"]
+    raw_id_fields = ["user"]
+    exclude = ["organization"]
+    readonly_fields = ["last_assigned_at"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        obj.organization_id = obj.team.organization_id  # a member belongs to the team's org
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(AgentState)
 class AgentStateAdmin(admin.ModelAdmin):
     list_display = ["user", "status", "capacity", "status_changed_at", "organization"]
+    list_editable = ["status", "capacity"]
     list_filter = ["organization", "status"]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]

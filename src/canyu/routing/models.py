@@ -10,12 +10,32 @@ organisation sees and may claim.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from canyu.core.models import OrgScoped, conditions_hold
+
+
+def check_name_lists(instance: Any, names: tuple[str, ...]) -> None:
+    """Conditions and skills are JSON lists of names ([] means any); platforms must be
+    known ones. Raises ValidationError by field (the admin and the config verbs call it)."""
+    from canyu.connectors.models import Platform
+
+    errors: dict[str, str] = {}
+    for name in names:
+        value = getattr(instance, name)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            errors[name] = 'must be a list of names, e.g. ["weibo"] ([] means any)'
+        elif name == "platforms" and set(value) - set(Platform.values):
+            unknown = ", ".join(sorted(set(value) - set(Platform.values)))
+            errors[name] = f"unknown platform(s) {unknown}; use {', '.join(Platform.values)}"
+    if errors:
+        raise ValidationError(errors)
 
 
 class Strategy(models.TextChoices):
@@ -66,6 +86,9 @@ class Team(OrgScoped):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        check_name_lists(self, ("channels", "platforms", "tags"))
+
     def matches(self, *, channel: str, platform: str, tags: set[str] | frozenset[str]) -> bool:
         """True when every non-empty condition holds for the conversation's facts."""
         return conditions_hold(
@@ -106,6 +129,9 @@ class TeamMember(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+    def clean(self) -> None:
+        check_name_lists(self, ("platforms", "languages", "tags"))
 
     def can_take(self, *, platform: str, tags: set[str] | frozenset[str]) -> bool:
         if self.platforms and platform not in self.platforms:

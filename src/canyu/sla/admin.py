@@ -64,6 +64,13 @@ class SlaPolicyAdmin(admin.ModelAdmin):
                 "description": EDITS_APPLY_TO_NEW_CLOCKS,
             },
         ),
+        (
+            "Escalation",
+            {
+                "fields": ["warning_actions", "breach_actions"],
+                "description": "Actions: notify_assignee, notify_lead, reassign, pool.",
+            },
+        ),
     ]
 
 
@@ -94,7 +101,15 @@ class SlaClockAdmin(admin.ModelAdmin):
 
 @admin.register(SlaEvent)
 class SlaEventAdmin(admin.ModelAdmin):
-    list_display = ["kind", "target", "conversation", "cycle", "due_at", "created_at"]
+    list_display = [
+        "kind",
+        "target",
+        "conversation",
+        "cycle",
+        "due_at",
+        "created_at",
+        "escalated_at",
+    ]
     list_filter = ["kind", "target", "organization"]
     raw_id_fields = ["clock", "conversation"]
     show_full_result_count = False

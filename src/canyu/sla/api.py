@@ -1,4 +1,5 @@
-"""``/api/v1/reports``: response-time and SLA reports (mounted by ``canyu/api.py``)."""
+"""``/api/v1/reports``: the service report — response and resolution times, SLA, volume,
+CSAT (mounted by ``canyu/api.py``)."""
 
 from __future__ import annotations
 
@@ -33,13 +34,19 @@ class ResponseTimeFilters(Schema):
     )
     group_by: Literal["agent", "team", "channel", "platform"] | None = Field(
         None,
-        description='"agent" (who answered), "channel", "platform", or "team" (no groups '
-        "until teams exist); default: totals only",
+        description='"agent", "team", "channel" or "platform" (see the description of the '
+        "operation for who and which team a figure counts for); default: totals only",
     )
     hours: Literal["business", "all"] = Field(
         "all",
         description='"all" (default): every response, in elapsed time; "business": '
         "responses in conversations an SLA policy covers, in business time",
+    )
+    period: Literal["day", "week"] | None = Field(
+        None,
+        description='"day" or "week" (weeks start on Monday), in the organisation\'s time '
+        "zone: adds `series`, one entry per day or week of the period, gaps included "
+        "(for charts); default: no series",
     )
 
 
@@ -48,6 +55,14 @@ class StatsOut(Schema):
     median: float | None = Field(description="seconds")
     p90: float | None = Field(description="seconds (nearest rank)")
     mean: float | None = Field(description="seconds")
+
+
+class CsatOut(Schema):
+    count: int = Field(description="ratings given in the period")
+    average: float | None = Field(description="mean score, 1-5")
+    satisfied: int = Field(description="ratings of 4 or 5")
+    satisfied_percent: float | None
+    scores: dict[str, int] = Field(description='ratings per score, "1" to "5"')
 
 
 class SlaOut(Schema):
@@ -60,20 +75,28 @@ class SlaOut(Schema):
 class VolumeOut(Schema):
     responses: int
     conversations: int = Field(description="distinct conversations answered")
+    created: int = Field(description="conversations that began in the period")
+    resolved: int = Field(description="conversations resolved in the period")
 
 
 class SummaryOut(Schema):
     first_response: StatsOut
     next_response: StatsOut
+    resolution: StatsOut = Field(description="from the start of the cycle to its resolution")
     sla: SlaOut
     volume: VolumeOut
+    csat: CsatOut
 
 
 class GroupOut(SummaryOut):
     key: str | None = Field(
-        description="user id, channel id or platform; null: none (e.g. unanswered)"
+        description="user id, team id, channel id or platform; null: none (no agent, no team)"
     )
     label: str
+
+
+class SeriesOut(SummaryOut):
+    start: dt.date = Field(description="the day, or the Monday of the week (local date)")
 
 
 class PoolClaimsOut(Schema):
@@ -88,8 +111,11 @@ class ResponseTimesOut(Schema):
     until: dt.datetime
     hours: str
     group_by: str | None
+    period: str | None
+    time_zone: str = Field(description="the organisation's, in which days and weeks are cut")
     totals: SummaryOut
     groups: list[GroupOut]
+    series: list[SeriesOut]
     pool_claims: PoolClaimsOut
 
 
@@ -106,14 +132,31 @@ def _aware(value: dt.datetime | None, zone: str) -> dt.datetime | None:
 @router.get(
     "/response-times",
     response={200: ResponseTimesOut, 400: ErrorOut},
-    summary="Response times and SLA",
+    summary="Service report: response and resolution times, SLA, volume, CSAT",
     description=(
-        "First and next response times (median, p90, mean, in seconds), SLA targets met "
-        "and breached with the % met, and volume, for a period, in total and by "
-        "`group_by`. With `hours=all` the times are elapsed time over every response; "
-        "with `hours=business` they are business time, from the SLA clocks (conversations "
-        "a policy covers). Targets count when decided: met when answered, breached at the "
-        "due time. `group_by=team` returns no groups until teams exist.\n\n" + ERRORS_DESCRIPTION
+        "For a period `[since, until)`, in total, per `group_by` and, with `period`, per "
+        "day or week:\n\n"
+        "- **first and next response times** (median, p90 by nearest rank, mean; seconds), "
+        "by the time of the response. `hours=all`: every response, elapsed time. "
+        "`hours=business`: responses in conversations an SLA policy covers, in business "
+        "time (the policy's calendar; the organisation's first calendar for all-hours "
+        "policies);\n"
+        "- **resolution time**: from the start of the cycle (first fan item or reopening) "
+        "to the resolution, for conversations resolved in the period, each at its latest "
+        "resolution (business hours: by the organisation's first calendar);\n"
+        "- **SLA targets** met and breached and the % met, counted when decided (met when "
+        "achieved, breached at the due time);\n"
+        "- **volume**: responses, conversations answered, created, resolved;\n"
+        "- **CSAT**: ratings given in the period, average, % satisfied (4-5).\n\n"
+        "Who a figure counts for with `group_by=agent`: the agent who answered "
+        "(responses), who answered else the assignee (targets), the assignee (resolutions, "
+        "new conversations), the agent who resolved (CSAT). `group_by=team`: that agent's "
+        "team — the first of the agent's teams in routing order (position), by current "
+        "membership; routing records no team on the conversation, and one team per agent "
+        "makes the teams add up to the total. Figures with no agent (or an agent in no "
+        "team) are in the group whose key is null. Imported history counts like live "
+        "items. Cycles opened and closed by a fan's answer to a survey are left out. "
+        "`pool_claims`: claims from the all-staff pool.\n\n" + ERRORS_DESCRIPTION
     ),
 )
 def get_response_times(request: HttpRequest, filters: Query[ResponseTimeFilters]) -> dict[str, Any]:
@@ -124,6 +167,13 @@ def get_response_times(request: HttpRequest, filters: Query[ResponseTimeFilters]
         raise ValidationError({"since": "must be before until"})
     if until - since > MAX_PERIOD:
         raise ValidationError({"since": "the period is at most 366 days"})
-    report = response_times(org, since, until, group_by=filters.group_by, hours=filters.hours)
+    report = response_times(
+        org,
+        since,
+        until,
+        group_by=filters.group_by,
+        hours=filters.hours,
+        period=filters.period,
+    )
     report["pool_claims"] = pool_claims(org, since, until)
     return report

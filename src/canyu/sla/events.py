@@ -28,8 +28,17 @@ def on_status_changed(name: str, payloads: list[dict[str, Any]]) -> None:
         apply_status_changes(org_id, conversation_ids)
 
 
+def on_sla_event(name: str, payloads: list[dict[str, Any]]) -> None:
+    """A warning or breach was recorded: run the policy's escalation (``escalation.py``)."""
+    from canyu.sla.escalation import on_sla_event as escalate_events
+
+    escalate_events(name, payloads)
+
+
 def connect() -> None:
     # conversation.reopened and .resolved by a verb come with a status change; reopened
     # by the pipeline comes with the fan's message.created, which the walk handles.
     ev.subscribe(ev.MESSAGE_CREATED, on_messages_created)
     ev.subscribe(ev.CONVERSATION_STATUS_CHANGED, on_status_changed)
+    ev.subscribe(ev.SLA_WARNING, on_sla_event)
+    ev.subscribe(ev.SLA_BREACHED, on_sla_event)

@@ -124,6 +124,40 @@ class Target(models.TextChoices):
 RESPONSE_TARGETS = (Target.FIRST_RESPONSE, Target.NEXT_RESPONSE)
 
 
+class EscalationAction(models.TextChoices):
+    """What happens when a clock warns or breaches (``sla/escalation.py`` runs them)."""
+
+    NOTIFY_ASSIGNEE = "notify_assignee", _("notify the assignee")
+    NOTIFY_LEAD = "notify_lead", _("notify the team lead")
+    REASSIGN = "reassign", _("reassign to someone available")
+    POOL = "pool", _("move to the all-staff pool")
+
+
+def default_warning_actions() -> list[str]:
+    return [EscalationAction.NOTIFY_ASSIGNEE.value]
+
+
+def default_breach_actions() -> list[str]:
+    return [EscalationAction.NOTIFY_ASSIGNEE.value, EscalationAction.NOTIFY_LEAD.value]
+
+
+def validate_actions(value: Any) -> None:
+    """A list of distinct action names (``EscalationAction``); [] means do nothing."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(
+            _("must be a list of actions, e.g. %(example)s"),
+            params={"example": '["notify_assignee", "notify_lead"]'},
+        )
+    unknown = [v for v in value if v not in EscalationAction.values]
+    if unknown:
+        raise ValidationError(
+            _("unknown action %(name)s: use %(choices)s"),
+            params={"name": repr(unknown[0]), "choices": ", ".join(EscalationAction.values)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("each action may be listed once"))
+
+
 def _string_list(value: Any, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValidationError({field: 'must be a list of names, e.g. ["weibo"] ([] means any)'})
@@ -196,6 +230,24 @@ class SlaPolicy(OrgScoped):
         help_text=_("instead of a percentage: warn this long before the due time"),
     )
     hours = models.CharField(_("hours"), max_length=8, choices=Hours.choices, default=Hours.ALL)
+    warning_actions = models.JSONField(
+        _("on warning"),
+        default=default_warning_actions,
+        blank=True,
+        help_text=_(
+            "What happens when a target is about to be missed: any of notify_assignee, "
+            "notify_lead, reassign, pool; [] means nothing."
+        ),
+    )
+    breach_actions = models.JSONField(
+        _("on breach"),
+        default=default_breach_actions,
+        blank=True,
+        help_text=_(
+            "What happens when a target is missed: any of notify_assignee, notify_lead, "
+            "reassign, pool; [] means nothing."
+        ),
+    )
     calendar = models.ForeignKey(
         BusinessCalendar,
         on_delete=models.PROTECT,
@@ -222,6 +274,11 @@ class SlaPolicy(OrgScoped):
     def clean(self) -> None:
         for name in ("channels", "platforms", "kinds", "tags", "priorities"):
             _string_list(getattr(self, name), name)
+        for name in ("warning_actions", "breach_actions"):
+            try:
+                validate_actions(getattr(self, name))
+            except ValidationError as exc:
+                raise ValidationError({name: exc.messages}) from exc
         if self.hours == Hours.BUSINESS and self.calendar_id is None:
             raise ValidationError({"calendar": "business hours need a calendar"})
         if (
@@ -407,7 +464,13 @@ class EventKind(models.TextChoices):
 
 
 class SlaEvent(OrgScoped):
-    """A warning or breach, recorded exactly once per clock (INSERT … ON CONFLICT DO NOTHING)."""
+    """A warning or breach, recorded exactly once per clock (INSERT … ON CONFLICT DO NOTHING).
+
+    ``escalated_at`` is set in the same transaction that runs the policy's escalation
+    actions for the event (``sla/escalation.py``), so each event is escalated once: a
+    crash before that commit leaves it empty for the periodic retry, one after it never
+    repeats.
+    """
 
     clock = models.ForeignKey(
         SlaClock, on_delete=models.CASCADE, related_name="events", db_index=False
@@ -420,12 +483,21 @@ class SlaEvent(OrgScoped):
     cycle = models.PositiveIntegerField()
     due_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["clock", "kind"], name="sla_event_clock_kind_uniq")
         ]
-        indexes = [models.Index(fields=["organization", "created_at"], name="sla_event_org_time")]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="sla_event_org_time"),
+            # The escalation retry reads only events not escalated yet.
+            models.Index(
+                fields=["organization", "created_at"],
+                condition=Q(escalated_at__isnull=True),
+                name="sla_event_unescalated",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target} #{self.conversation_id}"

@@ -5,6 +5,11 @@
 - WeChat: first response within 5 minutes of business hours.
 - E-mail: first response within 4 business hours.
 
+Escalation: every preset tells the assignee on warning. On breach a Weibo public
+mention goes to the all-staff pool as well (anyone may answer what the public is
+watching), a WeChat conversation is handed to someone available, and e-mail tells the
+assignee and the team lead.
+
 Business hours are those of a standard calendar (Monday–Friday 09:00–18:00 in the
 organisation's time zone, with Chinese public holidays and make-up days), created once.
 """
@@ -26,6 +31,8 @@ PRESETS: list[dict[str, object]] = [
         "kinds": ["mention", "comment"],
         "first_response_seconds": 15 * 60,
         "hours": Hours.ALL,
+        "warning_actions": ["notify_assignee"],
+        "breach_actions": ["notify_assignee", "notify_lead", "pool"],
     },
     {
         "name": "WeChat",
@@ -33,6 +40,8 @@ PRESETS: list[dict[str, object]] = [
         "platforms": ["wechat"],
         "first_response_seconds": 5 * 60,
         "hours": Hours.BUSINESS,
+        "warning_actions": ["notify_assignee"],
+        "breach_actions": ["notify_assignee", "notify_lead", "reassign"],
     },
     {
         "name": "E-mail",
@@ -40,6 +49,8 @@ PRESETS: list[dict[str, object]] = [
         "platforms": ["email"],
         "first_response_seconds": 4 * 3600,
         "hours": Hours.BUSINESS,
+        "warning_actions": ["notify_assignee"],
+        "breach_actions": ["notify_assignee", "notify_lead"],
     },
 ]
 

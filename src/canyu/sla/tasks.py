@@ -6,6 +6,7 @@ from django.tasks import task
 
 from canyu.accounts.models import Organization
 from canyu.sla.clocks import repair_clocks
+from canyu.sla.escalation import escalate_pending
 from canyu.sla.sweeper import sweep_sla
 
 
@@ -27,3 +28,18 @@ def repair_clocks_task() -> dict[str, int]:
         for key, value in repair_clocks(org_id).items():
             total[key] += value
     return total
+
+
+@task()
+def escalate_sla_task() -> dict[str, int]:
+    """Escalate warnings and breaches whose listener never finished (every 30 s).
+
+    Each event is escalated once whoever runs it: see ``sla/escalation.py``.
+    """
+    result = escalate_pending()
+    return {
+        "escalated": result.escalated,
+        "notified": result.notified,
+        "reassigned": result.reassigned,
+        "pooled": result.pooled,
+    }

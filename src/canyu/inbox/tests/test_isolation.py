@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from canyu.accounts.models import Membership
 from canyu.accounts.services import add_user
 from canyu.api import api as canyu_api
 from canyu.connectors.models import Channel
@@ -28,6 +29,10 @@ from canyu.inbox.models import (
     IntakeItem,
     Message,
 )
+from canyu.notifications.models import Notification
+from canyu.notifications.services import notify
+from canyu.routing.models import AgentState, Team, TeamMember
+from canyu.sla.models import BusinessCalendar, SlaPolicy
 from canyu.testing import event, ingest
 
 
@@ -47,7 +52,9 @@ def registered_routes() -> list[tuple[str, str]]:
 @dataclass
 class Case:
     """``expect``: "404" for an object, "list" for a list, "report" for a report,
-    "unknown-channel" for intake."""
+    "unknown-channel" for intake, "create" for a configuration row the rival creates in
+    its own organisation, "refused" for a body naming the first brand's rows (400).
+    ``body`` may be a function of the first brand's ids (``world``)."""
 
     expect: str
     body: Any = None
@@ -82,6 +89,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/conversations/{conversation_id}/resolve"): Case("404"),
     ("POST", "/api/v1/conversations/{conversation_id}/reopen"): Case("404"),
     ("POST", "/api/v1/conversations/{conversation_id}/pending"): Case("404"),
+    ("POST", "/api/v1/conversations/{conversation_id}/csat"): Case(
+        "404", body={"score": 1, "comment": "探测 probe"}
+    ),
     ("GET", "/api/v1/contacts"): Case("list", queries=["", "q=ORG1", "platform=wechat"]),
     ("GET", "/api/v1/contacts/{contact_id}"): Case("404"),
     ("GET", "/api/v1/channels"): Case("list", queries=["", "platform=wechat"]),
@@ -91,6 +101,46 @@ CASES: dict[tuple[str, str], Case] = {
     # A machine token has no user behind it, so "me" is nobody: 404.
     ("GET", "/api/v1/routing/agents/me/status"): Case("404"),
     ("PUT", "/api/v1/routing/agents/me/status"): Case("404", body={"status": "online"}),
+    # Notifications are a person's: a machine token has none (404), and one member's are
+    # never another's (notifications/tests/test_api.py).
+    ("GET", "/api/v1/notifications"): Case("404", queries=["", "unread=true"]),
+    ("POST", "/api/v1/notifications/read-all"): Case("404"),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Case("404"),
+    # Configuration: calendars, policies, teams, members, agents.
+    ("GET", "/api/v1/sla/calendars"): Case("list"),
+    ("POST", "/api/v1/sla/calendars"): Case("create", body={"name": "探测日历"}),
+    ("GET", "/api/v1/sla/calendars/{calendar_id}"): Case("404"),
+    ("PATCH", "/api/v1/sla/calendars/{calendar_id}"): Case("404", body={"name": "探测"}),
+    ("DELETE", "/api/v1/sla/calendars/{calendar_id}"): Case("404"),
+    ("GET", "/api/v1/sla/policies"): Case("list"),
+    ("POST", "/api/v1/sla/policies"): Case(
+        "refused",
+        body=lambda w: {
+            "name": "探测策略",
+            "first_response_seconds": 60,
+            "hours": "business",
+            "calendar": w["calendar_id"],
+        },
+    ),
+    ("GET", "/api/v1/sla/policies/{policy_id}"): Case("404"),
+    ("PATCH", "/api/v1/sla/policies/{policy_id}"): Case("404", body={"first_response_seconds": 1}),
+    ("DELETE", "/api/v1/sla/policies/{policy_id}"): Case("404"),
+    ("GET", "/api/v1/routing/teams"): Case("list"),
+    ("POST", "/api/v1/routing/teams"): Case("create", body={"name": "探测团队"}),
+    ("GET", "/api/v1/routing/teams/{team_id}"): Case("404"),
+    ("PATCH", "/api/v1/routing/teams/{team_id}"): Case("404", body={"is_active": False}),
+    ("DELETE", "/api/v1/routing/teams/{team_id}"): Case("404"),
+    ("GET", "/api/v1/routing/teams/{team_id}/members"): Case("404"),
+    ("POST", "/api/v1/routing/teams/{team_id}/members"): Case("404", body={"user": "rival-agent"}),
+    ("GET", "/api/v1/routing/teams/{team_id}/members/{user_id}"): Case("404"),
+    ("PATCH", "/api/v1/routing/teams/{team_id}/members/{user_id}"): Case(
+        "404", body={"capacity": 0}
+    ),
+    ("DELETE", "/api/v1/routing/teams/{team_id}/members/{user_id}"): Case("404"),
+    ("GET", "/api/v1/routing/agents"): Case("list"),
+    ("PUT", "/api/v1/routing/agents/{user_id}/status"): Case(
+        "404", body={"status": "offline", "capacity": 0}
+    ),
     ("GET", "/api/v1/reports/response-times"): Case(
         "report",
         queries=[
@@ -115,6 +165,9 @@ SENTINELS = [
     "雷军",
     "小米服务号",
     "whsec-org1",
+    "ORG1-日历",
+    "ORG1-策略",
+    "ORG1-团队",
 ]
 
 
@@ -149,11 +202,33 @@ def world(org: Any, other_org: Any, agent: Any) -> dict[str, Any]:
     ingest(
         other_org, [event(id="r-1", author={"id": "rival-fan", "name": "Rival fan"}, text="hello")]
     )
+    calendar = BusinessCalendar.objects.create(organization=org, name="ORG1-日历")
+    policy = SlaPolicy.objects.create(
+        organization=org,
+        name="ORG1-策略",
+        first_response_seconds=600,
+        hours="business",
+        calendar=calendar,
+    )
+    team = Team.objects.create(organization=org, name="ORG1-团队", tags=["ORG1-标签"])
+    TeamMember.objects.create(organization=org, team=team, user=agent, tags=["ORG1-标签"])
+    AgentState.objects.create(organization=org, user=agent, status="online", capacity=7)
     return {
         "conversation_id": conversation.pk,
         "contact_id": conversation.contact_id,
         "slug": "weibo-founder",
         "agent_id": agent.pk,
+        "user_id": agent.pk,
+        "calendar_id": calendar.pk,
+        "policy_id": policy.pk,
+        "team_id": team.pk,
+        "notification_id": notify(
+            org.pk,
+            [agent.pk],
+            kind="sla_breached",
+            title="ORG1-粉丝",
+            conversation_id=conversation.pk,
+        )[0],
     }
 
 
@@ -171,7 +246,39 @@ def snapshot(org: Any) -> dict[str, Any]:
         ),
         "activities": Activity.objects.filter(organization=org).count(),
         "intake": IntakeItem.objects.filter(organization=org).count(),
+        "calendars": sorted(
+            BusinessCalendar.objects.filter(organization=org).values_list("id", "name", "hours")
+        ),
+        "policies": sorted(
+            SlaPolicy.objects.filter(organization=org).values_list(
+                "id", "name", "first_response_seconds", "calendar_id"
+            )
+        ),
+        "teams": sorted(
+            Team.objects.filter(organization=org).values_list("id", "name", "is_active")
+        ),
+        "members": sorted(
+            TeamMember.objects.filter(organization=org).values_list("id", "user_id", "tags")
+        ),
+        "agents": sorted(
+            AgentState.objects.filter(organization=org).values_list("user_id", "status", "capacity")
+        ),
+        "notifications": sorted(
+            Notification.objects.filter(organization=org).values_list("id", "read_at")
+        ),
     }
+
+
+# The configuration rows each configuration route lists or creates.
+CONFIG_MODELS = {
+    "/sla/calendars": BusinessCalendar,
+    "/sla/policies": SlaPolicy,
+    "/routing/teams": Team,
+}
+
+
+def _config_model(template: str) -> Any:
+    return next((m for part, m in CONFIG_MODELS.items() if part in template), None)
 
 
 def fill(template: str, values: dict[str, Any]) -> str:
@@ -209,10 +316,11 @@ def test_the_rival_brand_sees_and_changes_nothing(route, api, org, other_org, ot
     method, template = route
     path = fill(template, world)
     before = snapshot(org)
+    body = case.body(world) if callable(case.body) else case.body
 
     for query in case.queries:
         url = path + ("?" + fill(query, world) if query else "")
-        response = api(method.lower(), url, json=case.body, token_=other_token)
+        response = api(method.lower(), url, json=body, token_=other_token)
         content = response.content.decode()
         assert_no_first_brand_data(route, content)
         data = json.loads(content)
@@ -223,7 +331,14 @@ def test_the_rival_brand_sees_and_changes_nothing(route, api, org, other_org, ot
             assert response.status_code == 200, (url, content)
             assert data["count"] == len(data["items"])
             for item in data["items"]:
-                if "id" in item:
+                if _config_model(template) is not None:
+                    model = _config_model(template)
+                    assert model.objects.get(pk=item["id"]).organization_id == other_org.pk
+                elif "/routing/agents" in template:
+                    assert Membership.objects.filter(
+                        organization=other_org, user_id=item["user_id"]
+                    ).exists()
+                elif "id" in item:
                     model = Conversation if "/conversations" in template else Contact
                     assert model.objects.get(pk=item["id"]).organization_id == other_org.pk
                 else:
@@ -240,6 +355,12 @@ def test_the_rival_brand_sees_and_changes_nothing(route, api, org, other_org, ot
             assert data["groups"] == [] or all(
                 g["volume"]["responses"] == 0 for g in data["groups"]
             )
+        elif case.expect == "create":
+            assert response.status_code == 201, (url, content)
+            created = _config_model(template).objects.get(pk=data["id"])
+            assert created.organization_id == other_org.pk
+        elif case.expect == "refused":
+            assert response.status_code == 400, (url, content)
         elif case.expect == "unknown-channel":
             assert response.status_code == 400, content
             assert data["accepted"] == 0

@@ -53,8 +53,9 @@ def test_response_times_in_all_hours_come_from_every_response(history, report):
     assert totals["first_response"] == {"count": 2, "median": 900.0, "p90": 1200, "mean": 900.0}
     assert totals["next_response"] == {"count": 1, "median": 300.0, "p90": 300, "mean": 300.0}
     assert totals["sla"] == {"targets": 3, "met": 2, "breached": 1, "met_percent": 66.7}
-    assert totals["volume"] == {"responses": 3, "conversations": 2}
+    assert totals["volume"] == {"responses": 3, "conversations": 2, "created": 2, "resolved": 0}
     assert answer_.json()["groups"] == []
+    assert answer_.json()["series"] == []
 
 
 def test_response_times_in_business_hours_skip_the_evening(org, office, history, report):
@@ -89,8 +90,10 @@ def test_business_time_follows_the_policy_calendar(org, agent, live, report):
 
 def test_grouping_by_agent_channel_and_platform(history, report, agent):
     by_agent = report(group_by="agent").json()["groups"]
+    # The conversations nobody is assigned to are counted (as created) under no agent.
     assert [(g["key"], g["label"], g["volume"]["responses"]) for g in by_agent] == [
-        (str(agent.pk), "agent1", 3)
+        (str(agent.pk), "agent1", 3),
+        (None, "—", 0),
     ]
     by_channel = report(group_by="channel").json()["groups"]
     assert [g["label"] for g in by_channel] == ["weibo-official"]
@@ -98,9 +101,9 @@ def test_grouping_by_agent_channel_and_platform(history, report, agent):
     assert [(g["key"], g["label"]) for g in by_platform] == [("weibo", str(Platform.WEIBO.label))]
 
 
-def test_grouping_by_team_is_empty_until_teams_exist(history, report):
+def test_grouping_by_team_puts_everything_under_no_team_until_teams_exist(history, report):
     answer_ = report(group_by="team").json()
-    assert answer_["groups"] == []
+    assert [(g["key"], g["volume"]["responses"]) for g in answer_["groups"]] == [(None, 3)]
     assert answer_["totals"]["volume"]["responses"] == 3
 
 

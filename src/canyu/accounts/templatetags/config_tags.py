@@ -1,0 +1,23 @@
+"""Template filters of the settings pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from canyu.lib.durations import format_duration
+
+register = template.Library()
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    """14400 → "4h"; None → "—"."""
+    return format_duration(seconds) if seconds is not None else "—"
+
+
+@register.filter
+def names(values: Any) -> str:
+    """A JSON list of names as text; empty → "any" is left to the template."""
+    return ", ".join(str(v) for v in values or [])

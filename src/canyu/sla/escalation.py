@@ -1,0 +1,535 @@
+"""Escalation: what a policy says happens when one of its clocks warns or breaches.
+
+Each policy lists ``warning_actions`` and ``breach_actions`` (``EscalationAction``):
+
+- ``notify_assignee``: a notification to the conversation's assignee (none if unassigned);
+- ``notify_lead``: to the leads (role ``lead``) among the members of the team the
+  conversation routes to; with no team, or no lead in it, the organisation's leads
+  (its admins when it has no lead);
+- ``reassign``: to an online member of the team below capacity, by routing's rules and
+  under routing's lock (the member's :class:`AgentState` row, the load counted under it,
+  a conditional update of the conversation), never above capacity, never to someone
+  offline, never back to the current assignee. When nobody can take it, it stays where
+  it is and the notifications say so (the leads hear of it even if the policy notifies
+  nobody). The new assignee is told why they got it;
+- ``pool``: the all-staff pool, through routing's :func:`enter_pool` (reason breach),
+  unless ``reassign`` has just found it a new owner (a hand-over takes it out of the
+  pool at once).
+
+Nothing happens for an event whose clock has stopped by the time it is escalated (it
+was answered or resolved meanwhile, or it was history loaded by ``canyu import``) or
+whose conversation is resolved: it is marked escalated and left alone.
+
+Exactly once. The sweeper records each event once and publishes it after commit; the
+listener :func:`on_sla_event` then escalates it. Escalation is *not* done inside the
+sweeper's transaction on purpose: the sweep stays a short, fast statement batch, and a
+hand-over waits on an agent's lock without holding up the recording of other breaches.
+Instead the event row itself is the claim: :func:`escalate` takes the events
+``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite's IMMEDIATE transaction admits one
+writer), keeps those not yet ``escalated_at``, sets it, and runs the actions — all in one
+transaction. A second worker skips the locked rows or sees them escalated; a crash
+before the commit rolls the actions back with the mark, and the periodic
+:func:`escalate_pending` (``escalate_sla_task``) escalates what the listener never
+finished, so nothing is lost and nothing is repeated. Notifications carry the key
+``sla-event:<id>`` as well, so a recipient can never get two for one event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from canyu.accounts.models import Membership, Organization, Profile, Role
+from canyu.core import events as ev
+from canyu.inbox.models import Activity, Conversation, Status
+from canyu.notifications.models import Kind
+from canyu.notifications.services import NewNotification, notify_many
+from canyu.routing.assignment import Facts, active_teams, conversation_facts, load_of, team_for
+from canyu.routing.models import AgentState, AgentStatus, PoolReason, Team, TeamMember
+from canyu.routing.overflow import enter_pool
+from canyu.sla.models import (
+    EscalationAction,
+    EventKind,
+    SlaClock,
+    SlaEvent,
+    SlaPolicy,
+    Target,
+    default_breach_actions,
+    default_warning_actions,
+)
+
+logger = logging.getLogger("canyu.sla")
+
+# The retry job escalates events the listener has not finished after this long.
+RETRY_AFTER = dt.timedelta(seconds=30)
+RETRY_BATCH = 500
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class EscalationResult:
+    escalated: int = 0  # events claimed and marked (whether or not they needed anything)
+    skipped: int = 0  # of those: clock stopped or conversation resolved meanwhile
+    notified: int = 0  # notifications written
+    reassigned: int = 0
+    unassignable: int = 0  # reassign asked, nobody available
+    pooled: int = 0
+
+    def add(self, other: EscalationResult) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+# --- Entry points ------------------------------------------------------------------------
+
+
+def on_sla_event(name: str, payloads: list[dict[str, Any]]) -> None:
+    """Listener of ``sla.warning`` and ``sla.breached`` (after the recording commits)."""
+    kind = EventKind.WARNING if name == ev.SLA_WARNING else EventKind.BREACHED
+    groups: dict[int, list[int]] = defaultdict(list)
+    for p in payloads:
+        if p.get("organization_id") is not None and p.get("clock_id") is not None:
+            groups[int(p["organization_id"])].append(int(p["clock_id"]))
+    for org_id, clock_ids in groups.items():
+        ids = list(
+            SlaEvent.objects.filter(
+                organization_id=org_id,
+                clock_id__in=clock_ids,
+                kind=kind,
+                escalated_at__isnull=True,
+            ).values_list("pk", flat=True)
+        )
+        escalate(org_id, ids)
+
+
+def escalate(
+    org_id: int, event_ids: Iterable[int], *, now: dt.datetime | None = None
+) -> EscalationResult:
+    """Run the actions of these events, each exactly once (see the module's docstring).
+
+    Events already escalated, or being escalated by another worker, are skipped. Call
+    outside a transaction. One batch is one transaction; if it fails, the events are
+    tried one by one, so one bad event does not hold back the others (it stays for the
+    retry job, which logs it again).
+    """
+    ids = sorted({int(pk) for pk in event_ids})
+    if not ids:
+        return EscalationResult()
+    try:
+        with transaction.atomic():
+            return _escalate(org_id, ids, now or timezone.now())
+    except Exception:
+        if len(ids) == 1:
+            logger.exception("escalating SLA event %s failed; the retry job tries again", ids[0])
+            return EscalationResult()
+        logger.exception("escalating %d SLA events failed; trying them one by one", len(ids))
+    total = EscalationResult()
+    for pk in ids:
+        try:
+            with transaction.atomic():
+                total.add(_escalate(org_id, [pk], now or timezone.now()))
+        except Exception:
+            logger.exception("escalating SLA event %s failed; the retry job tries again", pk)
+    return total
+
+
+def escalate_pending(now: dt.datetime | None = None) -> EscalationResult:
+    """Escalate events the listener never finished (a crash after the recording's commit).
+
+    Only events older than :data:`RETRY_AFTER`, so the listener of a fresh event is not
+    raced for nothing (it would be harmless: the claim decides). Idempotent.
+    """
+    now = now or timezone.now()
+    total = EscalationResult()
+    for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        ids = list(
+            SlaEvent.objects.filter(
+                organization_id=org_id,
+                escalated_at__isnull=True,
+                created_at__lte=now - RETRY_AFTER,
+            )
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:RETRY_BATCH]
+        )
+        if ids:
+            total.add(escalate(org_id, ids, now=now))
+    return total
+
+
+def actions_for(policy: SlaPolicy | None, kind: str) -> list[str]:
+    """The policy's actions for a warning or a breach (the defaults when it is gone)."""
+    if kind == EventKind.WARNING:
+        return list(policy.warning_actions if policy else default_warning_actions())
+    return list(policy.breach_actions if policy else default_breach_actions())
+
+
+# --- One batch, in one transaction -------------------------------------------------------
+
+
+@dataclass
+class _Event:
+    id: int
+    conversation_id: int
+    kind: str
+    target: str
+    due_at: dt.datetime
+    actions: list[str]
+    assignee_id: int | None = None  # at the time of the event
+    new_assignee_id: int | None = None
+    unassignable: bool = False
+    pooled: bool = False
+
+
+def _escalate(org_id: int, ids: list[int], now: dt.datetime) -> EscalationResult:
+    result = EscalationResult()
+    claimed = list(
+        SlaEvent.objects.select_for_update(skip_locked=True)
+        .filter(organization_id=org_id, pk__in=ids, escalated_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "clock_id", "conversation_id", "kind", "target", "due_at")
+    )
+    if not claimed:
+        return result
+    SlaEvent.objects.filter(pk__in=[row[0] for row in claimed]).update(escalated_at=now)
+    result.escalated = len(claimed)
+
+    clocks = {
+        pk: (policy_id, stopped_at)
+        for pk, policy_id, stopped_at in SlaClock.objects.filter(
+            organization_id=org_id, pk__in={row[1] for row in claimed}
+        ).values_list("pk", "policy_id", "stopped_at")
+    }
+    policies = SlaPolicy.objects.in_bulk({p for p, _s in clocks.values() if p is not None})
+    conversations = {
+        c["id"]: c
+        for c in Conversation.objects.filter(
+            organization_id=org_id, pk__in={row[2] for row in claimed}
+        ).values("id", "channel_id", "assignee_id", "status", "contact_name")
+    }
+    events: list[_Event] = []
+    for pk, clock_id, conversation_id, kind, target, due_at in claimed:
+        clock = clocks.get(clock_id)
+        conversation = conversations.get(conversation_id)
+        if (
+            clock is None
+            or clock[1] is not None
+            or conversation is None
+            or conversation["status"] == Status.RESOLVED
+        ):
+            result.skipped += 1
+            continue
+        actions = actions_for(policies.get(clock[0]) if clock[0] else None, kind)
+        if actions:
+            events.append(
+                _Event(
+                    id=pk,
+                    conversation_id=conversation_id,
+                    kind=kind,
+                    target=target,
+                    due_at=due_at,
+                    actions=actions,
+                    assignee_id=conversation["assignee_id"],
+                )
+            )
+    if not events:
+        return result
+
+    org = Organization.objects.get(pk=org_id)
+    teams = active_teams(org_id)
+    facts = {
+        f.id: f
+        for f in conversation_facts(
+            org_id,
+            list(
+                {
+                    e.conversation_id: conversations[e.conversation_id]["channel_id"]
+                    for e in events
+                }.items()
+            ),
+        )
+    }
+    team_of = {cid: team_for(teams, f) for cid, f in facts.items()}
+
+    # Hand-overs first (once per conversation), so the notifications can tell the outcome.
+    handed: dict[int, int | None] = {}
+    for e in events:
+        if EscalationAction.REASSIGN not in e.actions:
+            continue
+        if e.conversation_id in handed:
+            # Handed over (or not) by an earlier event of this batch: the conversation's
+            # owner is now whoever that left, and that event's notifications told it.
+            if handed[e.conversation_id] is not None:
+                e.assignee_id = handed[e.conversation_id]
+            continue
+        handed[e.conversation_id] = _reassign(
+            org_id, e, team_of.get(e.conversation_id), facts[e.conversation_id], now
+        )
+        e.new_assignee_id = handed[e.conversation_id]
+        e.unassignable = e.new_assignee_id is None
+        if e.unassignable:
+            result.unassignable += 1
+        else:
+            result.reassigned += 1
+
+    pool: dict[int, int | None] = {}
+    for e in events:
+        if EscalationAction.POOL in e.actions and handed.get(e.conversation_id) is None:
+            team = team_of.get(e.conversation_id)
+            pool[e.conversation_id] = team.pk if team else None
+            e.pooled = True
+    if pool:
+        result.pooled = enter_pool(org_id, pool.items(), PoolReason.BREACH, now)
+
+    result.notified = len(_notify(org, events, team_of, conversations, now))
+    return result
+
+
+def _reassign(
+    org_id: int, event: _Event, team: Team | None, facts: Facts, now: dt.datetime
+) -> int | None:
+    """Hand the conversation to an available member of its team; the user id, or None."""
+    if team is None:
+        return None
+    previous = event.assignee_id
+    online = dict(
+        AgentState.objects.filter(organization_id=org_id, status=AgentStatus.ONLINE).values_list(
+            "user_id", "capacity"
+        )
+    )
+    members = [
+        m
+        for m in TeamMember.objects.filter(
+            organization_id=org_id,
+            team=team,
+            user_id__in=list(online),
+            user__memberships__organization_id=org_id,
+        ).exclude(user_id=previous)
+        if m.can_take(platform=facts.platform, tags=facts.tags)
+    ]
+    loads = load_of(org_id, [m.user_id for m in members])
+    members = sorted(
+        (m for m in members if loads.get(m.user_id, 0) < online[m.user_id]),
+        key=lambda m: (loads.get(m.user_id, 0), m.last_assigned_at or _EPOCH, m.pk),
+    )
+    for member in members:
+        with transaction.atomic():
+            # Routing's protocol: the member's state row is the lock of their load.
+            state = (
+                AgentState.objects.select_for_update()
+                .filter(organization_id=org_id, user_id=member.user_id, status=AgentStatus.ONLINE)
+                .first()
+            )
+            if state is None:
+                continue
+            if load_of(org_id, [member.user_id]).get(member.user_id, 0) >= state.capacity:
+                continue
+            won = (
+                Conversation.objects.filter(
+                    pk=event.conversation_id, organization_id=org_id, assignee_id=previous
+                )
+                .exclude(status=Status.RESOLVED)
+                .update(assignee_id=member.user_id, updated_at=now)
+            )
+            if not won:  # someone else changed its owner meanwhile: theirs to handle
+                return None
+            TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=now)
+            Activity.objects.create(
+                organization_id=org_id,
+                conversation_id=event.conversation_id,
+                actor=None,
+                action="assign",
+                detail={
+                    "assignee_id": member.user_id,
+                    "previous": previous,
+                    "via": "escalation",
+                    "team_id": team.pk,
+                    "sla_event_id": event.id,
+                },
+                created_at=now,
+            )
+            ev.publish(
+                ev.CONVERSATION_ASSIGNED,
+                [
+                    {
+                        "organization_id": org_id,
+                        "conversation_id": event.conversation_id,
+                        "assignee_id": member.user_id,
+                        "previous": previous,
+                        "via": "escalation",
+                    }
+                ],
+            )
+            return member.user_id
+    return None
+
+
+# --- Who hears of it, and what they read ---------------------------------------------------
+
+
+def lead_ids(org_id: int, team_ids: Iterable[int]) -> tuple[dict[int, set[int]], set[int]]:
+    """Leads per team (members whose role in the organisation is lead), and the fallback:
+    the organisation's leads, or its admins when it has none."""
+    per_team: dict[int, set[int]] = defaultdict(set)
+    wanted = [t for t in set(team_ids) if t is not None]
+    if wanted:
+        for team_id, user_id in TeamMember.objects.filter(
+            organization_id=org_id,
+            team_id__in=wanted,
+            user__memberships__organization_id=org_id,
+            user__memberships__role=Role.LEAD,
+        ).values_list("team_id", "user_id"):
+            per_team[team_id].add(user_id)
+    fallback = set(
+        Membership.objects.filter(organization_id=org_id, role=Role.LEAD).values_list(
+            "user_id", flat=True
+        )
+    ) or set(
+        Membership.objects.filter(organization_id=org_id, role=Role.ADMIN).values_list(
+            "user_id", flat=True
+        )
+    )
+    return per_team, fallback
+
+
+def _notify(
+    org: Organization,
+    events: list[_Event],
+    team_of: dict[int, Team | None],
+    conversations: dict[int, dict[str, Any]],
+    now: dt.datetime,
+) -> list[int]:
+    per_team, fallback = lead_ids(org.pk, [t.pk for t in team_of.values() if t is not None])
+    plans: list[tuple[_Event, set[int]]] = []
+    for e in events:
+        team = team_of.get(e.conversation_id)
+        leads = (per_team.get(team.pk) if team else None) or fallback
+        recipients: set[int] = set()
+        if EscalationAction.NOTIFY_ASSIGNEE in e.actions and e.assignee_id is not None:
+            recipients.add(e.assignee_id)
+        if EscalationAction.NOTIFY_LEAD in e.actions:
+            recipients |= leads
+        if e.unassignable and not recipients:
+            recipients |= leads  # somebody must hear that nobody could take it
+        # The new assignee gets one notification: the one that says it is theirs now.
+        recipients.discard(e.new_assignee_id)  # type: ignore[arg-type]
+        plans.append((e, recipients))
+    users = {e.new_assignee_id for e in events if e.new_assignee_id} | {
+        e.assignee_id for e in events if e.assignee_id
+    }
+    everyone = set().union(*(r for _e, r in plans)) | {
+        e.new_assignee_id for e in events if e.new_assignee_id
+    }
+    names = {
+        u.pk: u.first_name or u.get_username()
+        for u in get_user_model().objects.filter(pk__in=users)
+    }
+    languages = dict(
+        Profile.objects.filter(user_id__in=everyone)
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    tz = _time_zone(org)
+    items: list[NewNotification] = []
+    for e, recipients in plans:
+        contact = conversations[e.conversation_id]["contact_name"]
+        key = f"sla-event:{e.id}"
+        for user_id in sorted(recipients):
+            with translation.override(languages.get(user_id, settings.LANGUAGE_CODE)):
+                title, text = _about(e, contact, tz, names)
+                items.append(
+                    NewNotification(
+                        recipient_id=user_id,
+                        kind=Kind.SLA_WARNING if e.kind == EventKind.WARNING else Kind.SLA_BREACHED,
+                        title=title,
+                        text=text,
+                        conversation_id=e.conversation_id,
+                        key=key,
+                    )
+                )
+        if e.new_assignee_id is not None:
+            with translation.override(languages.get(e.new_assignee_id, settings.LANGUAGE_CODE)):
+                items.append(
+                    NewNotification(
+                        recipient_id=e.new_assignee_id,
+                        kind=Kind.REASSIGNED,
+                        title=_("Handed to you: %(contact)s") % {"contact": _contact(e, contact)},
+                        text=_handed_text(e, tz, names),
+                        conversation_id=e.conversation_id,
+                        key=key,
+                    )
+                )
+    return notify_many(org.pk, items, now=now)
+
+
+def _time_zone(org: Organization) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(org.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _contact(e: _Event, contact: str) -> str:
+    return contact or _("conversation #%(id)s") % {"id": e.conversation_id}
+
+
+def _due(e: _Event, tz: zoneinfo.ZoneInfo) -> str:
+    return timezone.localtime(e.due_at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _about(
+    e: _Event, contact: str, tz: zoneinfo.ZoneInfo, names: dict[int, str]
+) -> tuple[str, str]:
+    """Title and text of a warning or breach notification, in the active language."""
+    values = {
+        "target": Target(e.target).label,
+        "contact": _contact(e, contact),
+        "due": _due(e, tz),
+    }
+    if e.kind == EventKind.WARNING:
+        title = _("Due soon: %(target)s for %(contact)s") % values
+        lines = [_("The %(target)s target is due at %(due)s.") % values]
+    else:
+        title = _("Missed: %(target)s for %(contact)s") % values
+        lines = [_("The %(target)s target was due at %(due)s.") % values]
+    if e.new_assignee_id is not None:
+        lines.append(
+            _("It was handed to %(name)s, who is available.")
+            % {"name": names.get(e.new_assignee_id, "?")}
+        )
+    elif e.unassignable:
+        lines.append(
+            _("Nobody in its team is available to take it over, so it stays with %(name)s.")
+            % {"name": names.get(e.assignee_id, "?")}
+            if e.assignee_id is not None
+            else _("Nobody in its team is available to take it, so it stays unassigned.")
+        )
+    if e.pooled:
+        lines.append(_("It is in the all-staff pool now: anyone in the company may claim it."))
+    return title, " ".join(lines)
+
+
+def _handed_text(e: _Event, tz: zoneinfo.ZoneInfo, names: dict[int, str]) -> str:
+    values = {"target": Target(e.target).label, "due": _due(e, tz)}
+    first = (
+        _("Its %(target)s target is due at %(due)s.")
+        if e.kind == EventKind.WARNING
+        else _("Its %(target)s target was due at %(due)s.")
+    ) % values
+    second = (
+        _("It was handed to you from %(name)s because you are available.")
+        % {"name": names.get(e.assignee_id, "?")}
+        if e.assignee_id is not None
+        else _("It was handed to you because you are available.")
+    )
+    return f"{first} {second}"

@@ -111,6 +111,13 @@ class Conversation(OrgScoped):
                 fields=["organization", "contact", "-last_message_at", "-id"],
                 name="conv_contact_recent",
             ),
+            # The service report: conversations begun, and resolved, in a period.
+            models.Index(fields=["organization", "created_at"], name="conv_created"),
+            models.Index(
+                fields=["organization", "resolved_at"],
+                condition=Q(status="resolved"),
+                name="conv_resolved",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -207,6 +214,12 @@ class Message(OrgScoped):
                 fields=["delivery_next_at"],
                 condition=Q(delivery_status="queued"),
                 name="msg_delivery_due",
+            ),
+            # The service report's responses in a period (partial: responses only).
+            models.Index(
+                fields=["organization", "created_at"],
+                condition=Q(response_type__in=["first", "next"]),
+                name="msg_responses",
             ),
         ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from canyu.accounts.models import Membership, Role
 from canyu.accounts.services import add_user, create_organization
@@ -101,7 +102,7 @@ def test_a_new_policy_notifies_the_assignee_on_warning_and_the_lead_too_on_breac
 )
 def test_unknown_or_malformed_actions_are_refused_with_the_field_named(org, value, message):
     policy = SlaPolicy(organization=org, name="P", first_response_seconds=60, breach_actions=value)
-    with pytest.raises(ValidationError) as caught:
+    with translation.override("en"), pytest.raises(ValidationError) as caught:
         policy.full_clean()
     assert message in " ".join(caught.value.message_dict["breach_actions"])
 

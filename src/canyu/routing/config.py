@@ -219,6 +219,22 @@ class Agent:
         return self.user.pk  # type: ignore[no-any-return]
 
     @property
+    def role_label(self) -> str:
+        """The role in the reader's language."""
+        from canyu.accounts.models import Role
+
+        return str(Role(self.role).label) if self.role in Role.values else self.role
+
+    @property
+    def status_label(self) -> str:
+        """The status in the reader's language."""
+        return (
+            str(AgentStatus(self.status).label)
+            if self.status in AgentStatus.values
+            else self.status
+        )
+
+    @property
     def username(self) -> str:
         return self.user.get_username()  # type: ignore[no-any-return]
 

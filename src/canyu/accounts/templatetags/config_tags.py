@@ -21,3 +21,11 @@ def duration(seconds: int | None) -> str:
 def names(values: Any) -> str:
     """A JSON list of names as text; empty → "any" is left to the template."""
     return ", ".join(str(v) for v in values or [])
+
+
+@register.filter
+def weekday(key: str) -> str:
+    """A calendar's day key ("mon") as the day's name in the reader's language."""
+    from canyu.sla.settings_forms import WEEKDAY_LABELS
+
+    return str(dict(WEEKDAY_LABELS).get(key, key))

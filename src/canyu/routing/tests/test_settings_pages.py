@@ -106,8 +106,10 @@ def test_a_member_is_added_with_skills_and_capacity_then_edited(org, lead, agent
 
 def test_an_agents_status_changes_in_place_with_htmx(org, lead, agent):
     client = browser(lead)
-    page = client.get("/settings/agents/").content.decode()
+    page = client.get("/settings/agents/", headers={"Accept-Language": "zh-hans"}).content.decode()
     assert f'id="agent-{agent.pk}"' in page
+    row = page[page.index(f'id="agent-{agent.pk}"') :].split("</tr>")[0]
+    assert "<td>客服</td>" in row  # the role in the reader's language, not "agent"
     answer = client.post(
         f"/settings/agents/{agent.pk}/",
         {f"a{agent.pk}-status": "online", f"a{agent.pk}-capacity": "4"},

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "canyu.notifications",
     "canyu.feedback",
     "canyu.demo",
+    "canyu.text",
 ]
 
 MIDDLEWARE = [

@@ -1,8 +1,11 @@
 """``/api/v1/channels``: the organisation's accounts on each platform, read-only.
 
-A channel's credentials (``secret``, ``previous_secret``) and its ``callback_url`` (which
-may carry credentials of its own) are never part of an answer: the output schema lists
-the fields that are, so a new model field stays private until someone adds it here.
+A channel's credentials (``credentials``, ``secret``, ``previous_secret``) and its
+``callback_url`` (which may carry credentials of its own) are never part of an answer:
+the output schema lists the fields that are, so a new model field stays private until
+someone adds it here. ``config`` (the platform settings that are not secret) is shown,
+without any key the platform declares secret; of the credentials only the names of
+those that are set (``credentials_set``), so a script can check an install is complete.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from canyu.accounts.models import Organization
+from canyu.connectors import channel_settings
 from canyu.connectors.models import Channel
 from canyu.inbox.schemas import ERRORS_DESCRIPTION, ErrorOut, Paging, UtcDateTime, use_error_answers
 
@@ -36,6 +40,20 @@ class ChannelOut(Schema):
     external_id: str = Field(description="the account's own id on the platform")
     is_active: bool
     created_at: UtcDateTime
+    config: dict[str, Any] = Field(
+        description="the platform settings that are not secret (API base address, app id, …)"
+    )
+    credentials_set: list[str] = Field(
+        description="the names of the secrets that are set; their values are never shown"
+    )
+
+    @staticmethod
+    def resolve_config(obj: Channel) -> dict[str, Any]:
+        return channel_settings.public_config(obj)
+
+    @staticmethod
+    def resolve_credentials_set(obj: Channel) -> list[str]:
+        return channel_settings.secrets_set(obj)
 
 
 class ChannelPage(Schema):

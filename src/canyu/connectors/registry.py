@@ -7,7 +7,9 @@ importing the registry never imports every platform's code (and its dependencies
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
+from types import ModuleType
 
 from django.utils.module_loading import import_string
 
@@ -40,3 +42,24 @@ def get_connector(platform: str) -> type[Connector]:
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
         raise TypeError(f"{path} is not a Connector subclass")
     return cls
+
+
+@cache
+def config_module(platform: str) -> ModuleType | None:
+    """The ``config`` module beside the platform's connector, or None if it has none.
+
+    It declares the settings the connector reads (``CONFIG_KEYS``, ``SECRET_KEYS``,
+    ``KEY_ALIASES``; see ``connectors/channel_settings.py``), so the command line, the
+    admin and the API know which keys exist and which are secret without naming a
+    platform.
+    """
+    path = CONNECTORS.get(platform)
+    if path is None:
+        return None
+    name = path.rsplit(".", 2)[0] + ".config"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

@@ -37,6 +37,29 @@ if TYPE_CHECKING:
 # Keys of Channel.credentials this connector reads (all secret, never logged).
 CREDENTIAL_KEYS = ("password", "imap_password", "smtp_password")
 SECURITY_MODES = ("ssl", "starttls", "none")
+# What ``canyu channel … --set``, the admin and the API may write, and where
+# (``connectors/channel_settings.py`` reads these).
+SECRET_KEYS: dict[str, object] = dict.fromkeys(CREDENTIAL_KEYS, "text")
+CONFIG_KEYS: dict[str, object] = {
+    "imap_host": "host",
+    "imap_port": "port",
+    "imap_security": SECURITY_MODES,
+    "username": "text",
+    "imap_username": "text",
+    "mailbox": "text",
+    "smtp_host": "host",
+    "smtp_port": "port",
+    "smtp_security": SECURITY_MODES,
+    "smtp_username": "text",
+    "from_address": "email",
+    "from_name": "text",
+    "reply_to_domain": "host",
+    "reply_to_local": "text",
+    "message_id_domain": "host",
+    "own_addresses": "email_list",
+    "poll_interval": "seconds",
+}
+KEY_ALIASES: dict[str, str] = {}
 DEFAULT_POLL_INTERVAL = 60
 MAX_KEY_LENGTH = 191  # Message.platform_id and Conversation.thread_key
 _TOKEN = re.compile(r"^c(\d{1,18})\.([0-9a-f]{16})$")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -226,3 +228,46 @@ def reply(org: Organization, hook: Channel, conversation: Conversation, agent: A
         delivery_status="queued",
         delivery_next_at=now,
     )
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class CapturedLogs:
+    handler: _Collect
+
+    @property
+    def text(self) -> str:
+        """Every record, formatted with its arguments and any traceback."""
+        formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+        return "\n".join(formatter.format(r) for r in self.handler.records)
+
+
+@contextmanager
+def all_logs() -> Iterator[CapturedLogs]:
+    """Every log record at DEBUG and above, of every logger, during the block.
+
+    ``caplog`` sees only what reaches the root logger at its level; Canyu's own loggers
+    stop at INFO and do not propagate in the settings, so a secret logged at DEBUG by a
+    connector would slip past it. This attaches to the root and to ``canyu`` and lowers
+    both to DEBUG for the block.
+    """
+    handler = _Collect()
+    loggers = [logging.getLogger(), logging.getLogger("canyu")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield CapturedLogs(handler)
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)

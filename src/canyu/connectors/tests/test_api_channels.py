@@ -27,6 +27,8 @@ def test_it_lists_the_organisations_channels_by_slug(api, org):
         "external_id": "",
         "is_active": True,
         "created_at": founder["created_at"],
+        "config": {},
+        "credentials_set": [],
     }
     assert founder["created_at"].endswith("Z")
 
@@ -65,3 +67,21 @@ def test_it_never_shows_a_channels_secrets(api, org):
         assert response.status_code == 200
         assert "LEAK" not in response.content.decode()
         assert "secret" not in response.content.decode()
+
+
+def test_it_shows_settings_and_which_credentials_are_set_never_their_values(api, org):
+    channel = Channel.objects.get(organization=org, slug="wechat-oa")
+    channel.config = {
+        "appid": "wx2c2769f8efd9abc2",
+        "api_base": "http://127.0.0.1:9000",
+        "app_secret": "misplaced-LEAK",  # a secret put in config by hand is still hidden
+    }
+    channel.credentials = {"token": "tok-LEAK", "appsecret": "appsecret-LEAK", "empty": ""}
+    channel.save()
+    for path in (URL, f"{URL}/wechat-oa"):
+        response = api("get", path)
+        assert response.status_code == 200
+        assert "LEAK" not in response.content.decode()
+    shown = api("get", f"{URL}/wechat-oa").json()
+    assert shown["config"] == {"appid": "wx2c2769f8efd9abc2", "api_base": "http://127.0.0.1:9000"}
+    assert shown["credentials_set"] == ["appsecret", "token"]

@@ -19,6 +19,31 @@ if TYPE_CHECKING:
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 
+# What ``canyu channel … --set``, the admin and the API may write, and where
+# (``connectors/channel_settings.py`` reads these): kinds ``text``, ``url``, ``int``,
+# ``port``, ``bool``, … (see there), a tuple of allowed values, or a function that checks
+# and returns the value, raising ValueError.
+
+
+def _checked_aes_key(value: str) -> str:
+    from canyu.connectors.wechat.crypto import aes_key
+
+    aes_key(value)  # 43 characters of base64 that decode to a 32-byte AES key
+    return value
+
+
+CONFIG_KEYS: dict[str, object] = {"appid": "text", "api_base": "url"}
+SECRET_KEYS: dict[str, object] = {
+    "token": "text",
+    "encoding_aes_key": _checked_aes_key,
+    "appsecret": "text",
+}
+KEY_ALIASES: dict[str, str] = {
+    "app_id": "appid",
+    "aes_key": "encoding_aes_key",
+    "app_secret": "appsecret",
+}
+
 
 def _first(source: dict[str, Any], *names: str) -> str:
     for name in names:

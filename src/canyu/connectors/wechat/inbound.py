@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from canyu.connectors.models import Channel, PlatformEvent
 from canyu.core.db import insert_ignore_returning
 from canyu.inbox.intake import submit
+from canyu.inbox.models import IntakeItem
 from canyu.inbox.tasks import schedule_processing
 
 if TYPE_CHECKING:
@@ -255,12 +256,37 @@ class Stored:
     rejected: EventError | None = None
 
 
+def _in_intake(channel: Channel, platform_id: str) -> bool:
+    """Whether the intake already holds ``platform_id``: a plain read, before any insert.
+
+    WeChat resends a push it got no quick answer for, so most copies are retries of a
+    stored message, and often of one the worker is threading at that moment. The
+    worker's transaction has updated that intake row; an ``INSERT … ON CONFLICT`` on its
+    key must then wait for the worker to commit (PostgreSQL cannot tell a conflict
+    before the updating transaction ends; SQLite's writer lock is held meanwhile) — up
+    to a whole pipeline batch. A read sees the committed row at once and answers
+    "duplicate" without waiting. A miss goes on to the insert, which still decides
+    races between concurrent copies.
+    """
+    if not platform_id:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {IntakeItem._meta.db_table} "  # noqa: S608 - table name from the model
+            "WHERE channel_id = %s AND platform_id = %s LIMIT 1",
+            [channel.pk, platform_id],
+        )
+        return cursor.fetchone() is not None
+
+
 def store(channel: Channel, push: WechatPush, *, now: dt.datetime | None = None) -> Stored:
     """Store the push durably, once: a message in the intake (processed later by the
     worker), anything else in the journal. Returns whether it was a duplicate, or the
     reason the intake refused the message (then nothing is stored)."""
     org = channel.organization
     item = normalise(push, channel.slug)
+    if item is not None and _in_intake(channel, str(item.get("id") or "")):
+        return Stored("message", duplicate=True)
     with transaction.atomic():
         if item is not None:
             result = submit(

@@ -21,6 +21,8 @@ import logging
 import time
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -37,8 +39,23 @@ MAX_BODY_BYTES = 64 * 1024
 SUCCESS = "success"
 
 
+# The channel of a URL, kept for a moment per process. Building the ORM query costs more
+# than the rest of the request together (about 1 ms of Python against 0.02 ms in the
+# database), and WeChat pushes hundreds of times a second to one or two channels. Any
+# save or delete of a channel in this process empties the cache; another process sees a
+# change (a new token, a channel switched off) within CHANNEL_CACHE_SECONDS — a push
+# refused meanwhile is retried by WeChat.
+CHANNEL_CACHE_SECONDS = 2.0
+_channels: dict[tuple[str, str], tuple[float, Channel]] = {}
+
+
 def _find_channel(org_slug: str, channel_slug: str) -> Channel | None:
-    return (
+    key = (org_slug, channel_slug)
+    now = time.monotonic()
+    hit = _channels.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    channel = (
         Channel.objects.select_related("organization")
         .filter(
             organization__slug=org_slug,
@@ -48,6 +65,16 @@ def _find_channel(org_slug: str, channel_slug: str) -> Channel | None:
         )
         .first()
     )
+    if channel is not None:
+        if len(_channels) >= 1000:  # many channels: keep memory bounded
+            _channels.clear()
+        _channels[key] = (now + CHANNEL_CACHE_SECONDS, channel)
+    return channel
+
+
+@receiver([post_save, post_delete], sender=Channel, dispatch_uid="wechat-channel-cache")
+def _forget_channels(**kwargs: object) -> None:
+    _channels.clear()
 
 
 def _plain(status: int, text: str) -> HttpResponse:

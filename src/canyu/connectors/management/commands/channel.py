@@ -1,7 +1,20 @@
-"""canyu channel add --org SLUG --slug CHANNEL --platform weibo --role official | list"""
+"""canyu channel add|set|show|list: an organisation's channels and their settings.
+
+    canyu channel add --org xiaomi --slug wechat-oa --platform wechat \\
+        --set appid=wx… --set token=… --set encoding_aes_key=… --set appsecret=…
+    canyu channel set wechat-oa --org xiaomi --set api_base=http://127.0.0.1:9000 --unset token
+    canyu channel show wechat-oa --org xiaomi
+
+Each ``--set`` key goes to the channel's ``config`` or to its encrypted ``credentials`` by
+the platform's declaration (``connectors/<platform>/config.py``); an unknown key is refused
+with the list of known ones. ``--set-stdin KEY`` reads the value of ``KEY`` from a line of
+standard input instead, keeping a secret out of the shell history and the process list.
+Secret values are never printed: the command shows ``key=••••`` for each one that is set.
+"""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,17 +24,36 @@ from django.core.management.base import (
     CommandParser,
     no_translations,
 )
+from django.db import transaction
 
+from canyu.connectors import channel_settings
 from canyu.connectors.models import Channel, MatrixRole, Platform
 from canyu.core.commands import describe, organization_or_error
 
 
+def _settings_arguments(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a platform setting or secret (repeatable); see 'canyu channel keys PLATFORM'",
+    )
+    parser.add_argument(
+        "--set-stdin",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="read KEY's value from a line of standard input (repeatable, in order)",
+    )
+
+
 class Command(BaseCommand):
-    help = "Add and list channels (one account on one platform) of an organisation."
+    help = "Add, change, show and list channels (one account on one platform) of an organisation."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add")
+        add = sub.add_parser("add", help="add a channel")
         add.add_argument("--org", required=True)
         add.add_argument("--slug", required=True)
         add.add_argument("--platform", required=True, choices=Platform.values)
@@ -34,16 +66,92 @@ class Command(BaseCommand):
             action="store_true",
             help="webhook channels: read the signing secret from standard input",
         )
-        lst = sub.add_parser("list")
+        _settings_arguments(add)
+        change = sub.add_parser("set", help="change a channel's settings and secrets")
+        change.add_argument("slug")
+        change.add_argument("--org", required=True)
+        _settings_arguments(change)
+        change.add_argument(
+            "--unset", action="append", default=[], metavar="KEY", help="remove a setting"
+        )
+        show = sub.add_parser("show", help="a channel's settings (secrets masked)")
+        show.add_argument("slug")
+        show.add_argument("--org", required=True)
+        lst = sub.add_parser("list", help="the organisation's channels")
         lst.add_argument("--org", required=True)
+        keys = sub.add_parser("keys", help="the settings a platform takes")
+        keys.add_argument("platform", choices=Platform.values)
 
     @no_translations  # the command line speaks English, like the rest of its messages
     def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "keys":
+            self._keys(options["platform"])
+            return
         org = organization_or_error(options["org"])
-        if options["action"] == "list":
+        if action == "list":
             for c in Channel.objects.filter(organization=org):
                 self.stdout.write(f"{c.slug}\t{c.platform}\t{c.role}\t{c.name}")
             return
+        if action == "add":
+            self._add(org, options)
+            return
+        channel = Channel.objects.filter(organization=org, slug=options["slug"]).first()
+        if channel is None:
+            raise CommandError(
+                f"no channel {options['slug']!r} in {org.slug} (see 'canyu channel list')"
+            )
+        if action == "set":
+            channel = self._set(channel, options)
+        self._show(channel)
+
+    def _keys(self, platform: str) -> None:
+        keys = channel_settings.keys_for(platform)
+        if not keys.known:
+            self.stdout.write(f"platform {platform} takes no settings")
+            return
+        aliases: dict[str, list[str]] = {}
+        for alias, key in keys.aliases.items():
+            aliases.setdefault(key, []).append(alias)
+        for key in keys.known:
+            where = "secret" if key in keys.secrets else "config"
+            also = f"\t(also {', '.join(sorted(aliases[key]))})" if key in aliases else ""
+            self.stdout.write(f"{key}\t{where}{also}")
+
+    def _values(self, options: dict[str, Any]) -> dict[str, str]:
+        try:
+            values = channel_settings.parse_assignments(options["set"])
+        except channel_settings.SettingsError as exc:
+            raise CommandError(f"--set: {exc}") from None
+        for key in options["set_stdin"]:
+            line = sys.stdin.readline()
+            if not line:
+                raise CommandError(f"--set-stdin {key}: standard input ended before its value")
+            values[key] = line.rstrip("\r\n")
+        return values
+
+    def _apply(
+        self, channel: Channel, values: dict[str, str], unset: list[str]
+    ) -> channel_settings.Changes:
+        try:
+            return channel_settings.apply_settings(channel, values, unset)
+        except channel_settings.SettingsError as exc:
+            raise CommandError(
+                f"channel {channel.slug} ({channel.platform}) refused the settings: {exc}"
+            ) from None
+
+    def _report(self, changes: channel_settings.Changes) -> None:
+        if changes.config:
+            self.stdout.write("set: " + ", ".join(changes.config))
+        if changes.secrets:
+            self.stdout.write(
+                "set (encrypted): "
+                + ", ".join(f"{k}={channel_settings.MASK}" for k in changes.secrets)
+            )
+        if changes.removed:
+            self.stdout.write("removed: " + ", ".join(changes.removed))
+
+    def _add(self, org: Any, options: dict[str, Any]) -> None:
         if Channel.objects.filter(organization=org, slug=options["slug"]).exists():
             raise CommandError(f"channel {options['slug']!r} already exists in {org.slug}")
         channel = Channel(
@@ -56,9 +164,8 @@ class Command(BaseCommand):
             callback_url=options["callback_url"],
         )
         if options["secret_stdin"]:
-            import sys
-
             channel.secret = sys.stdin.readline().strip()
+        changes = self._apply(channel, self._values(options), [])
         try:
             channel.full_clean()
         except ValidationError as exc:
@@ -67,3 +174,25 @@ class Command(BaseCommand):
         self.stdout.write(
             f"added channel {channel.slug} ({channel.platform}, {channel.role}) to {org.slug}"
         )
+        self._report(changes)
+
+    def _set(self, channel: Channel, options: dict[str, Any]) -> Channel:
+        values = self._values(options)
+        if not values and not options["unset"]:
+            raise CommandError("nothing to change: give --set KEY=VALUE or --unset KEY")
+        with transaction.atomic():
+            # Re-read under a lock so a concurrent change of another key is not lost.
+            channel = Channel.objects.select_for_update().get(pk=channel.pk)
+            changes = self._apply(channel, values, options["unset"])
+            channel.save(update_fields=["config", "credentials"])
+        self.stdout.write(f"updated channel {channel.slug}")
+        self._report(changes)
+        return channel
+
+    def _show(self, channel: Channel) -> None:
+        self.stdout.write(
+            f"channel {channel.slug} ({channel.platform}, {channel.role})"
+            f" of {channel.organization.slug}"
+        )
+        for line in channel_settings.describe(channel):
+            self.stdout.write(f"  {line}")

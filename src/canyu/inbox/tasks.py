@@ -49,4 +49,26 @@ def schedule_processing(organization_id: int) -> None:
     if settings.INTAKE_PROCESS_INLINE:
         transaction.on_commit(lambda: pipeline.process_pending(organization_id))
         return
-    transaction.on_commit(lambda: process_intake_task.enqueue(organization_id))
+    transaction.on_commit(lambda: _enqueue_unless_waiting(organization_id))
+
+
+def _enqueue_unless_waiting(organization_id: int) -> None:
+    """Enqueue processing unless a task for the organisation is already waiting to start.
+
+    A waiting task has not read the intake yet, so it will see what was just committed
+    (it processes until nothing is pending): a second one would only add a write per
+    request, which on SQLite queues webhook answers behind the single writer. A task
+    already running may have read the intake before this commit, so then one is added.
+    """
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    if isinstance(process_intake_task.get_backend(), DatabaseBackend):
+        waiting = DBTaskResult.objects.filter(
+            status="READY",
+            task_path=process_intake_task.module_path,
+            args_kwargs__args__0=organization_id,
+        )
+        if waiting.exists():
+            return
+    process_intake_task.enqueue(organization_id)

@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from canyu.inbox import pipeline
 from canyu.inbox.intake import submit
@@ -133,3 +134,49 @@ def test_the_task_retries_soon_when_another_worker_holds_the_lock(org, monkeypat
     retry = DBTaskResult.objects.get(task_path="canyu.inbox.tasks.process_intake_task")
     assert retry.status == "READY" and retry.args_kwargs["args"] == [org.pk]
     assert retry.run_after is not None
+
+
+def test_one_waiting_task_serves_many_submissions_and_a_running_one_gets_a_successor(
+    org, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from canyu.inbox import tasks
+
+    def waiting() -> list[DBTaskResult]:
+        return list(
+            DBTaskResult.objects.filter(
+                task_path="canyu.inbox.tasks.process_intake_task", status="READY"
+            )
+        )
+
+    def receive(item_id: str, text: str) -> None:
+        # What every intake path does: store, then ask for processing after commit.
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            submit(org, [event(id=item_id, text=text)], source="test")
+            tasks.schedule_processing(org.pk)
+
+    for n in range(3):
+        receive(f"coalesce-{n}", f"第{n}条")
+    assert len(waiting()) == 1  # three requests, one task: it has not read the intake yet
+    assert waiting()[0].args_kwargs["args"] == [org.pk]
+
+    # Once it runs it may have read the intake before the next commit: a new one is added.
+    DBTaskResult.objects.filter(pk=waiting()[0].pk).update(status="RUNNING")
+    receive("coalesce-late", "晚到")
+    assert len(waiting()) == 1
+
+    # Another organisation's waiting task does not stand in for this one's.
+    DBTaskResult.objects.all().delete()
+    other = DBTaskResult.objects.create(
+        task_path="canyu.inbox.tasks.process_intake_task",
+        args_kwargs={"args": [org.pk + 1000], "kwargs": {}},
+        status="READY",
+        queue_name="intake",
+        backend_name="default",
+        run_after=timezone.now(),
+    )
+    receive("coalesce-mine", "我的")
+    mine = [t for t in waiting() if t.pk != other.pk]
+    assert [t.args_kwargs["args"] for t in mine] == [[org.pk]]
+    assert tasks.process_intake_task.call(org.pk) == 5

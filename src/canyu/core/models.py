@@ -1,5 +1,7 @@
 """Shared model pieces. Every table holding a brand's data derives from OrgScoped."""
 
+from typing import Any
+
 from django.db import models
 
 
@@ -26,11 +28,58 @@ def conditions_hold(
     channel: str,
     platform: str,
     tags: set[str] | frozenset[str],
+    intents_any: list[str] | None = None,
+    keywords_any: list[str] | None = None,
+    intent: str = "",
+    keywords: list[str] | tuple[str, ...] | frozenset[str] = (),
 ) -> bool:
     """The condition rule SLA policies and routing teams share: each non-empty list must
-    hold (the channel and platform among those listed, at least one of the tags)."""
+    hold (the channel and platform among those listed, at least one of the tags, the
+    intent among those listed, at least one of the keywords).
+
+    ``intent`` and ``keywords`` are the text layer's reading of the conversation's latest
+    inbound item (``canyu.text``); keywords compare case-insensitively (MIUI, miui)."""
     if channels and channel not in channels:
         return False
     if platforms and platform not in platforms:
         return False
-    return not (tags_any and not tags.intersection(tags_any))
+    if tags_any and not tags.intersection(tags_any):
+        return False
+    if intents_any and intent not in intents_any:
+        return False
+    if keywords_any:
+        wanted = {k.casefold() for k in keywords_any}
+        if not any(k.casefold() in wanted for k in keywords):
+            return False
+    return True
+
+
+MAX_CONDITION_KEYWORDS = 100
+MAX_CONDITION_KEYWORD_LENGTH = 50
+
+
+def text_condition_errors(intents: Any, keywords: Any) -> dict[str, str]:
+    """What is wrong with the ``intents`` and ``keywords`` conditions of a policy or team
+    (empty when nothing is): lists of known intent names and of short words."""
+    from canyu.text.models import Intent
+
+    errors: dict[str, str] = {}
+    if not isinstance(intents, list) or not all(isinstance(v, str) for v in intents):
+        errors["intents"] = 'must be a list of intents, e.g. ["complaint"] ([] means any)'
+    elif unknown := sorted(set(intents) - set(Intent.values)):
+        errors["intents"] = (
+            f"unknown intent(s) {', '.join(unknown)}; use {', '.join(Intent.values)}"
+        )
+    if not isinstance(keywords, list) or not all(
+        isinstance(v, str) and v.strip() for v in keywords
+    ):
+        errors["keywords"] = 'must be a list of words, e.g. ["退款", "MIUI"] ([] means any)'
+    elif len(keywords) > MAX_CONDITION_KEYWORDS:
+        errors["keywords"] = f"at most {MAX_CONDITION_KEYWORDS} keywords"
+    elif long := [k for k in keywords if len(k) > MAX_CONDITION_KEYWORD_LENGTH]:
+        errors["keywords"] = (
+            f"keyword {long[0][:20]!r}… is longer than {MAX_CONDITION_KEYWORD_LENGTH} characters"
+        )
+    elif any(any(ch.isspace() for ch in k.strip()) for k in keywords):
+        errors["keywords"] = "a keyword is one word: no spaces inside"
+    return errors

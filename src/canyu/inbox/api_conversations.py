@@ -17,7 +17,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status as WithStatus
 
 from canyu.accounts.models import Organization
-from canyu.inbox import queries, services
+from canyu.inbox import queries, search, services
 from canyu.inbox.models import Contact, Conversation, Status
 from canyu.inbox.schemas import (
     ERRORS_DESCRIPTION,
@@ -117,7 +117,8 @@ def _assignee_filter(request: HttpRequest, value: str | None) -> Any:
     summary="List conversations",
     description=_doc(
         "The organisation's conversations, filtered and ordered, a page at a time "
-        "(`limit` 1-200, default 50; `offset`). `count` is the number matching the filters."
+        "(`limit` 1-200, default 50; `offset`). `count` is the number matching the filters. "
+        "`q` searches the messages, notes and fans' names and handles (see the parameter)."
     ),
 )
 def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]) -> dict[str, Any]:
@@ -129,7 +130,13 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]
         tag=filters.tag,
         contact_id=filters.contact,
         ordering=filters.ordering,
+        sentiment=filters.sentiment,
+        intent=filters.intent,
     )
+    if filters.q is not None and filters.q.strip():
+        found = found.filter(
+            pk__in=search.matching_conversations(_org(request), filters.q).conversation_ids
+        )
     page = with_sla(list(found[filters.offset : filters.offset + filters.limit]))
     return {"count": found.count(), "items": page}
 

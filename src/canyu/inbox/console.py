@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from canyu.connectors.models import Platform
 from canyu.inbox.models import Delivery, Kind, Status
+from canyu.text.models import Intent
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,27 @@ def labels(choices: Any) -> dict[str, str]:
     return {str(value): str(label) for value, label in choices}
 
 
+def sentiment_labels() -> dict[str, str]:
+    """The text layer's sentiment labels as the console names them (translated now)."""
+    return {
+        "negative": _("negative"),
+        "neutral": _("neutral"),
+        "positive": _("positive"),
+    }
+
+
+def reading(
+    sentiment: str, intent: str, moods: dict[str, str], intents: dict[str, str]
+) -> dict[str, str]:
+    """The display values of a sentiment mark and an intent chip (empty when unread)."""
+    return {
+        "sentiment": sentiment,
+        "sentiment_label": moods.get(sentiment, sentiment),
+        "intent": intent,
+        "intent_label": intents.get(intent, intent),
+    }
+
+
 class UrlPattern:
     """A reversed URL with one integer argument left open, filled by string joining.
 
@@ -236,6 +258,8 @@ def list_rows(
     waiting_since = _("Waiting since")
     sla_labels = {"warning": _("SLA due soon"), "breached": _("SLA breached")}
     sla = sla or {}
+    moods = sentiment_labels()
+    intents = labels(Intent.choices)
     rows = []
     for conversation in conversations:
         pk = conversation.pk
@@ -258,6 +282,8 @@ def list_rows(
             "tags": [link.tag.name for link in conversation.prefetched_tag_links],
             "assignee": display_name(conversation.assignee),
             "time": None,
+            "priority": conversation.priority,
+            **reading(conversation.sentiment, conversation.intent, moods, intents),
         }
         state = (sla.get(pk) or {}).get("state", "")
         if state in sla_labels:
@@ -291,6 +317,8 @@ def thread(messages: list[Any], channel_name: str) -> list[dict[str, Any]]:
     them: each a dict of display values for ``inbox/_conversation.html``."""
     kinds = labels(Kind.choices)
     deliveries = labels(Delivery.choices)
+    moods = sentiment_labels()
+    intents = labels(Intent.choices)
     items = []
     for message in messages:
         kind = message.kind
@@ -329,6 +357,9 @@ def thread(messages: list[Any], channel_name: str) -> list[dict[str, Any]]:
                 "delivery_status": status,
                 "delivery_label": deliveries.get(status, status),
                 "delivery_error": message.delivery_error,
+                # The text layer's reading: inbound items only (agents' are not read).
+                **reading(message.sentiment, message.intent, moods, intents),
+                "keywords": (message.keywords or []) if message.direction == "in" else [],
             }
         )
     return items

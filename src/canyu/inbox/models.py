@@ -80,6 +80,12 @@ class Conversation(OrgScoped):
     last_message_preview = models.CharField(max_length=200, blank=True)
     contact_name = models.CharField(max_length=200, blank=True)
     message_count = models.PositiveIntegerField(default=0)
+    # What the text layer read in the fan's latest item (canyu.text): label, intent, and
+    # the priority derived from them and the fan's reach (higher first). db_default: the
+    # pipeline inserts rows with explicit column lists that do not name them.
+    sentiment = models.CharField(max_length=8, blank=True, default="", db_default="")
+    intent = models.CharField(max_length=24, blank=True, default="", db_default="")
+    priority = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -104,6 +110,18 @@ class Conversation(OrgScoped):
             models.Index(
                 fields=["organization", "assignee", "status", "-is_waiting", "waiting_since", "id"],
                 name="conv_queue_assignee",
+            ),
+            # "Open, most urgent first": priority, then oldest waiting.
+            models.Index(
+                fields=[
+                    "organization",
+                    "status",
+                    "-priority",
+                    "-is_waiting",
+                    "waiting_since",
+                    "id",
+                ],
+                name="conv_queue_priority",
             ),
             models.Index(fields=["channel", "contact", "status"], name="conv_channel_contact"),
             # A contact's conversations, newest activity first (the contact card's history).
@@ -193,6 +211,13 @@ class Message(OrgScoped):
         help_text=_("when the platform says the item was written (UTC)")
     )
     received_at = models.DateTimeField()
+    # The text layer's reading of an inbound item (canyu.text.services.analyse); empty/null
+    # until analysed, and for agents' items.
+    sentiment = models.CharField(max_length=8, blank=True, default="", db_default="")
+    sentiment_score = models.FloatField(null=True, blank=True)
+    intent = models.CharField(max_length=24, blank=True, default="", db_default="")
+    intent_confidence = models.FloatField(null=True, blank=True)
+    keywords = models.JSONField(null=True, blank=True)
     raw = models.JSONField(null=True, blank=True)
     # Response bookkeeping, written when the response is stored (facts for reports).
     response_type = models.CharField(max_length=5, choices=ResponseType.choices, blank=True)

@@ -31,6 +31,7 @@ from canyu.core.db import (
     org_work_lock,
     update_many,
 )
+from canyu.inbox import search, triage
 from canyu.inbox.models import (
     Contact,
     Conversation,
@@ -41,6 +42,7 @@ from canyu.inbox.models import (
     Status,
 )
 from canyu.inbox.validation import NormalisedEvent
+from canyu.text.services import Analysis
 
 logger = logging.getLogger("canyu.pipeline")
 
@@ -64,6 +66,10 @@ CONV_STATE = [
     "last_message_preview",
     "contact_name",
     "message_count",
+    # The text layer's reading of the latest inbound item, and the priority from it.
+    "sentiment",
+    "intent",
+    "priority",
     "updated_at",
 ]
 CONV_DATES = {
@@ -102,6 +108,11 @@ MESSAGE_INSERT = [
     "delivery_error",
     "delivery_retryable",
     "delivery_attempts",
+    "sentiment",
+    "sentiment_score",
+    "intent",
+    "intent_confidence",
+    "keywords",
 ]
 CONTACT_INSERT = [
     "id",
@@ -159,6 +170,7 @@ class _Msg:
         "id",
         "parent",
         "parent_id",
+        "reading",
         "response_seconds",
         "response_type",
     )
@@ -181,6 +193,7 @@ class _Msg:
         self.parent_id: int | None = None
         self.response_type = ""
         self.response_seconds: int | None = None
+        self.reading: Analysis | None = None  # the text layer's, for inbound items only
 
 
 @dataclass
@@ -252,6 +265,11 @@ def apply_events(
     reopened: list[_Conv] = []
     responded: list[_Msg] = []
     messages: list[_Msg] = []
+    # Sentiment, intent and keywords of the batch's fan items, in one call (set-wise),
+    # written in the same inserts: routing and SLA listeners see them when they decide.
+    readings = iter(
+        triage.analyse_inbound(org_id, [e.text for _, e in fresh if e.direction == "in"])
+    )
 
     def new_conversation(
         channel_id: int, contact: _Contact | None, event: NormalisedEvent, thread: str | None
@@ -275,6 +293,9 @@ def apply_events(
             last_message_preview="",
             contact_name=contact.name if contact else "",
             message_count=0,
+            sentiment="",
+            intent="",
+            priority=0,
             created_at=event.created_at,
             updated_at=now,
         )
@@ -332,10 +353,23 @@ def apply_events(
         messages.append(message)
         refs[(channel_id, event.id)] = _Ref(None, message, conv)
 
+        if inbound:
+            message.reading = next(readings)
         if conv is None:
             continue
         conv.dirty = True
         if inbound:
+            assert contact is not None and message.reading is not None
+            if conv.last_inbound_at is None or event.created_at >= conv.last_inbound_at:
+                reading = message.reading
+                conv.sentiment = reading.sentiment
+                conv.intent = reading.intent
+                conv.priority = triage.priority(
+                    reading.sentiment,
+                    reading.sentiment_score,
+                    reading.intent,
+                    event.followers if event.followers is not None else contact.followers,
+                )
             if _apply_inbound(conv, event.created_at):
                 reopened.append(conv)
         elif _apply_outbound(conv, message):
@@ -349,6 +383,14 @@ def apply_events(
         conv.updated_at = now
 
     _write(org_id, created, conversations, messages, now)
+    # In the batch's transaction: a stored message is never missing from search.
+    search.index_documents(
+        org_id,
+        [
+            (m.id, m.event.direction, m.event.text, m.event.author_name, m.event.author_id)
+            for m in messages
+        ],
+    )
     _publish(org_id, new_contact_ids, created, reopened, responded, messages)
     result.message_ids = [m.id for m in messages]
     result.created_conversation_ids = [c.id for c in created]
@@ -392,6 +434,7 @@ def _write(
     rows = []
     for m in messages:
         e = m.event
+        r = m.reading if m.reading is not None and m.reading.intent else None  # None: unread
         rows.append(
             [
                 m.id,
@@ -418,9 +461,14 @@ def _write(
                 "",
                 False,
                 0,
+                r.sentiment if r is not None else "",
+                r.sentiment_score if r is not None else None,
+                r.intent if r is not None else "",
+                r.intent_confidence if r is not None else None,
+                json.dumps(r.keywords, ensure_ascii=False) if r is not None else None,
             ]
         )
-    insert_many(Message, MESSAGE_INSERT, rows, json_columns=("attachments", "raw"))
+    insert_many(Message, MESSAGE_INSERT, rows, json_columns=("attachments", "raw", "keywords"))
     update_many(
         Conversation,
         CONV_STATE,

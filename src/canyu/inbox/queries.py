@@ -18,6 +18,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquer
 
 from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel
+from canyu.inbox import search
 from canyu.inbox.models import (
     CannedReply,
     Contact,
@@ -35,6 +36,8 @@ CONVERSATION_ORDERINGS: dict[str, tuple[Any, ...]] = {
     "waiting": ("-is_waiting", "waiting_since", "id"),
     "-last_message_at": (F("last_message_at").desc(nulls_last=True), "-id"),
     "created_at": ("created_at", "id"),
+    # "Most urgent first": the text layer's priority, then the queue (conv_queue_priority).
+    "priority": ("-priority", "-is_waiting", "waiting_since", "id"),
 }
 DEFAULT_CONVERSATION_ORDERING = "waiting"
 
@@ -75,6 +78,8 @@ def filter_conversations(
     tag: str | None = None,
     contact_id: int | None = None,
     ordering: str = DEFAULT_CONVERSATION_ORDERING,
+    sentiment: str | None = None,
+    intent: str | None = None,
 ) -> QuerySet[Conversation]:
     """The conversation list, filtered and ordered. Unknown filter values match nothing.
 
@@ -96,6 +101,10 @@ def filter_conversations(
         qs = qs.filter(tag_links__organization=org, tag_links__tag__name=tag)
     if contact_id is not None:
         qs = qs.filter(contact_id=contact_id)
+    if sentiment is not None:  # of the latest inbound item (canyu.inbox.triage)
+        qs = qs.filter(sentiment=sentiment)
+    if intent is not None:
+        qs = qs.filter(intent=intent)
     return qs.order_by(*CONVERSATION_ORDERINGS[ordering])
 
 
@@ -179,7 +188,7 @@ def find_member(org: Organization, login: str) -> Any | None:
 # The console's inbox shows one *view* (a queue) at a time, narrowed by filters, a page
 # at a time with keyset paging. Its queries read the conversation table only (the row
 # carries the preview, contact name and waiting time); message text is searched through
-# an EXISTS per candidate row, served by ``msg_thread``, never through a join.
+# the search index, which yields at most ``search.MAX_CONVERSATIONS`` ids to filter on.
 
 INBOX_VIEWS = ("mine", "unassigned", "open", "pending", "resolved")
 
@@ -202,31 +211,65 @@ class InboxFilters:
     platform: str = ""
     tag: str = ""
     assignee: str = ""  # a user id, or "none"; ignored by the views "mine" and "unassigned"
-    text: str = ""  # in the last message preview or any message or note of the conversation
+    text: str = ""  # a search query over its messages, notes and fans (canyu.inbox.search)
     contact: str = ""  # in the contact's name
+    sentiment: str = ""  # of the latest inbound item: positive, neutral, negative
+    intent: str = ""  # of the latest inbound item (canyu.text.models.Intent)
+    # Not a filter but kept with them in the URL: "urgent" sorts by priority first.
+    order: str = ""
+
+    @property
+    def urgent_first(self) -> bool:
+        return self.order == URGENT_ORDER
+
+    @property
+    def narrowing(self) -> bool:
+        """Whether any value narrows the view (the order does not)."""
+        return any(v for k, v in vars(self).items() if k != "order")
+
+
+# ``InboxFilters.order`` for "most urgent first" (index ``conv_queue_priority``).
+URGENT_ORDER = "urgent"
+_URGENT_QUEUE_ORDER = ("-priority", "-is_waiting", "waiting_since", "id")
 
 
 @dataclass(frozen=True)
 class InboxCursor:
-    """Where a page of a view ended: the sort key of its last row."""
+    """Where a page of a view ended: the sort key of its last row (with its priority
+    when the view is sorted most urgent first)."""
 
     is_waiting: bool
     waiting_since: dt.datetime | None
     id: int
+    priority: int | None = None
 
     @classmethod
-    def after(cls, conversation: Conversation) -> InboxCursor:
-        return cls(conversation.is_waiting, conversation.waiting_since, conversation.pk)
+    def after(cls, conversation: Conversation, *, urgent: bool = False) -> InboxCursor:
+        return cls(
+            conversation.is_waiting,
+            conversation.waiting_since,
+            conversation.pk,
+            conversation.priority if urgent else None,
+        )
 
     def encode(self) -> str:
+        head = f"p{self.priority}:" if self.priority is not None else ""
         if self.is_waiting and self.waiting_since is not None:
             micros = int(self.waiting_since.timestamp() * 1_000_000)
-            return f"w{micros}.{self.id}"
-        return f"a{self.id}"
+            return f"{head}w{micros}.{self.id}"
+        return f"{head}a{self.id}"
 
     @classmethod
     def decode(cls, value: str) -> InboxCursor:
         """Raises ValueError for anything :meth:`encode` cannot have produced."""
+        if value[:1] == "p":
+            number, colon, rest = value[1:].partition(":")
+            if not (colon and number.isascii() and number.isdigit() and len(number) <= 3):
+                raise ValueError(f"not a list position: {value!r}")
+            inner = cls.decode(rest)
+            if inner.priority is not None:
+                raise ValueError(f"not a list position: {value!r}")
+            return cls(inner.is_waiting, inner.waiting_since, inner.id, int(number))
         if value[:1] == "a" and value[1:].isascii() and value[1:].isdigit():
             return cls(False, None, int(value[1:]))
         if value[:1] == "w":
@@ -252,7 +295,11 @@ def _view_scope(view: str, user_id: int) -> Q:
 
 
 def _after(view: str, cursor: InboxCursor) -> Q:
-    """The rows that sort after ``cursor`` in ``view``'s order."""
+    """The rows that sort after ``cursor`` in ``view``'s order (most urgent first when
+    the cursor carries a priority: lower priorities, then the queue within its own)."""
+    if cursor.priority is not None and view != "resolved":
+        same = InboxCursor(cursor.is_waiting, cursor.waiting_since, cursor.id)
+        return Q(priority__lt=cursor.priority) | (Q(priority=cursor.priority) & _after(view, same))
     if view == "resolved":  # is_waiting ASC, waiting_since DESC, id DESC
         if cursor.is_waiting:
             return Q(is_waiting=True, waiting_since__lt=cursor.waiting_since) | Q(
@@ -298,13 +345,17 @@ def inbox_queryset(
         else:
             qs = qs.none()
     if filters.text:
-        in_messages = Message.objects.filter(
-            conversation=OuterRef("pk"), text__icontains=filters.text
-        )
-        qs = qs.filter(Q(last_message_preview__icontains=filters.text) | Exists(in_messages))
+        # The search index (canyu.inbox.search): words of any length, phrases, authors.
+        qs = qs.filter(pk__in=search.matching_conversations(org, filters.text).conversation_ids)
     if filters.contact:
         qs = qs.filter(contact_name__icontains=filters.contact)
-    return qs.order_by(*(_NEWEST_ORDER if view == "resolved" else _QUEUE_ORDER))
+    if filters.sentiment:
+        qs = qs.filter(sentiment=filters.sentiment)
+    if filters.intent:
+        qs = qs.filter(intent=filters.intent)
+    if view == "resolved":  # looked up, not worked: newest first whatever the order asked
+        return qs.order_by(*_NEWEST_ORDER)
+    return qs.order_by(*(_URGENT_QUEUE_ORDER if filters.urgent_first else _QUEUE_ORDER))
 
 
 def inbox_page(
@@ -325,7 +376,8 @@ def inbox_page(
     rows = list(qs[: limit + 1])
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, InboxCursor.after(rows[-1])
+        urgent = filters is not None and filters.urgent_first and view != "resolved"
+        return rows, InboxCursor.after(rows[-1], urgent=urgent)
     return rows, None
 
 

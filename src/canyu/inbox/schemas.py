@@ -162,11 +162,35 @@ class ConversationFilters(Paging):
     )
     tag: str | None = Field(None, description="only those carrying this tag (its name)")
     contact: int | None = Field(None, description="only this contact's (its id)")
-    ordering: Literal["waiting", "-last_message_at", "created_at"] = Field(
+    q: str | None = Field(
+        None,
+        max_length=200,
+        description="search: every word must occur in one message of the conversation or in "
+        "its fan's name or handle (Chinese words of any length, Latin words, numbers); "
+        '"quoted phrases" must occur verbatim. Looks at the newest 2,000 matching messages '
+        "(at most 500 conversations): refine the query rather than page far.",
+    )
+    sentiment: Literal["positive", "neutral", "negative"] | None = Field(
+        None, description="only those whose latest inbound item reads so (canyu.text)"
+    )
+    intent: (
+        Literal[
+            "question",
+            "complaint",
+            "after_sales",
+            "order_logistics",
+            "feature_request",
+            "praise",
+            "spam",
+            "other",
+        ]
+        | None
+    ) = Field(None, description="only those whose latest inbound item has this intent")
+    ordering: Literal["waiting", "priority", "-last_message_at", "created_at"] = Field(
         "waiting",
         description='"waiting" (default): waiting for the brand first, oldest wait first, '
-        'then the answered; "-last_message_at": newest activity first; "created_at": '
-        "oldest first",
+        'then the answered; "priority": most urgent first (`priority`, then as "waiting"); '
+        '"-last_message_at": newest activity first; "created_at": oldest first',
     )
 
 
@@ -209,6 +233,14 @@ class ConversationOut(Schema):
     last_message_at: UtcDateTime | None
     last_message_preview: str
     message_count: int
+    sentiment: str | None = Field(
+        description="positive, neutral or negative: the latest inbound item's (null: not read)"
+    )
+    intent: str | None = Field(description="the latest inbound item's intent (null: not read)")
+    priority: int = Field(
+        description="0-100, higher first: from the latest inbound item's intent and sentiment "
+        "and the fan's followers"
+    )
     first_response_seconds: int | None = Field(
         description="first_response_at - first_inbound_at, in seconds"
     )
@@ -223,6 +255,14 @@ class ConversationOut(Schema):
     @staticmethod
     def resolve_channel(obj: Conversation) -> str:
         return obj.channel.slug
+
+    @staticmethod
+    def resolve_sentiment(obj: Conversation) -> str | None:
+        return obj.sentiment or None
+
+    @staticmethod
+    def resolve_intent(obj: Conversation) -> str | None:
+        return obj.intent or None
 
     @staticmethod
     def resolve_sla(obj: Conversation) -> dict[str, Any] | None:
@@ -288,6 +328,13 @@ class MessageOut(Schema):
     response_type: str | None = Field(description="first, next, or null: not a response")
     response_seconds: int | None
     delivery: DeliveryOut
+    sentiment: str | None = Field(
+        description="inbound items: positive, neutral or negative; null for the brand's items"
+    )
+    sentiment_score: float | None = Field(description="-1 (negative) to 1 (positive)")
+    intent: str | None = Field(description="inbound items: what the fan wants (canyu.text)")
+    intent_confidence: float | None = Field(description="0-1")
+    keywords: list[str] = Field(description="inbound items: up to five keywords")
 
     @staticmethod
     def resolve_author(obj: Message) -> dict[str, Any]:
@@ -312,6 +359,18 @@ class MessageOut(Schema):
     @staticmethod
     def resolve_parent_platform_id(obj: Message) -> str | None:
         return obj.parent_platform_id or None
+
+    @staticmethod
+    def resolve_sentiment(obj: Message) -> str | None:
+        return obj.sentiment or None
+
+    @staticmethod
+    def resolve_intent(obj: Message) -> str | None:
+        return obj.intent or None
+
+    @staticmethod
+    def resolve_keywords(obj: Message) -> list[str]:
+        return [k for k in obj.keywords or [] if isinstance(k, str)]
 
     @staticmethod
     def resolve_response_type(obj: Message) -> str | None:

@@ -9,6 +9,7 @@ JavaScript.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from canyu.inbox import console, queries, services
 from canyu.inbox.forms import AssignForm, NoteForm, ReplyForm, StatusForm, TagsForm
 from canyu.inbox.models import Conversation
 from canyu.sla.queries import sla_state_for
+from canyu.text.models import Intent
 
 PAGE_SIZE = 50
 # A refresh re-renders as many rows as the agent has loaded, up to this many.
@@ -68,6 +70,9 @@ def _filters(request: HttpRequest) -> queries.InboxFilters:
         assignee=value("assignee"),
         text=value("text"),
         contact=value("contact"),
+        sentiment=value("sentiment"),
+        intent=value("intent"),
+        order=queries.URGENT_ORDER if value("order") == queries.URGENT_ORDER else "",
     )
 
 
@@ -118,7 +123,7 @@ def _list_context(
         count = queries.inbox_count(org, view, user_id, filters)
         context["count"] = count
         context["version"] = queries.inbox_version(org, view, user_id, filters, limit, count=count)
-        unfiltered = not any(vars(filters).values())
+        unfiltered = not filters.narrowing
         context["views"] = _view_links(
             view, filters, _counts(request, {view: count} if unfiltered else {})
         )
@@ -129,6 +134,7 @@ def _list_context(
         filters=filters,
         filter_query=filter_query,
         rows=console.list_rows(rows, view=view, filter_query=filter_query, sla=sla_state_for(rows)),
+        order_links=_order_links(view, filters),
         next_cursor=next_cursor.encode() if next_cursor else "",
         count_cap=queries.INBOX_COUNT_CAP,
     )
@@ -180,6 +186,8 @@ def _render_page(
         tags=_tags_in_use(request),
         members=_members(request),
         memberships=memberships_of(request.user),  # type: ignore[arg-type]
+        sentiments=console.sentiment_labels().items(),
+        intents=console.labels(Intent.choices).items(),
     )
     return render(request, "inbox/inbox.html", context, status=status)
 
@@ -205,6 +213,27 @@ def _view_links(
         }
         for view in queries.INBOX_VIEWS
     ]
+
+
+def _order_links(view: str, filters: queries.InboxFilters) -> list[dict[str, Any]]:
+    """The list's two orders as links keeping the filters (none for resolved: newest first)."""
+    if view == "resolved":
+        return []
+    links = []
+    for order, label in (
+        ("", _("Oldest waiting first")),
+        (queries.URGENT_ORDER, _("Most urgent first")),
+    ):
+        query = _filter_query(replace(filters, order=order))
+        links.append(
+            {
+                "order": order or "waiting",
+                "label": label,
+                "url": reverse("inbox:view", args=[view]) + (f"?{query}" if query else ""),
+                "current": filters.order == order,
+            }
+        )
+    return links
 
 
 def _platforms(channels: list[Channel]) -> list[tuple[str, str]]:
@@ -304,6 +333,12 @@ def _pane_context(
         "platform_label": console.labels(Platform.choices).get(platform, platform),
         "channel_name": channel_name,
         "status_label": conversation.get_status_display(),
+        "reading": console.reading(
+            conversation.sentiment,
+            conversation.intent,
+            console.sentiment_labels(),
+            console.labels(Intent.choices),
+        ),
         "urls": console.conversation_urls(conversation.pk, conversation.status),
         "messages": console.thread(conversation.prefetched_messages, channel.name),  # type: ignore[attr-defined]
         "tags": [link.tag.name for link in conversation.prefetched_tag_links],  # type: ignore[attr-defined]

@@ -192,6 +192,10 @@ class TeamOut(Schema):
     channels: list[str] = Field(description="channel slugs; [] means any")
     platforms: list[str] = PlatformName
     tags: list[str] = Field(description="any of these tags; [] means any")
+    intents: list[str] = Field(description="intent of the latest inbound item; [] means any")
+    keywords: list[str] = Field(
+        description="any of these among the latest inbound item's keywords; [] means any"
+    )
     strategy: str = Field(description='"round_robin" or "least_loaded"')
     auto_assign: bool
     overflow_after_seconds: int | None = Field(
@@ -222,6 +226,10 @@ class TeamPatch(Schema):
     channels: list[str] | None = None
     platforms: list[str] | None = None
     tags: list[str] | None = None
+    intents: list[str] | None = Field(
+        None, description='e.g. ["complaint", "after_sales"] (canyu.text intents)'
+    )
+    keywords: list[str] | None = None
     strategy: Literal["round_robin", "least_loaded"] | None = None
     auto_assign: bool | None = None
     overflow_after_seconds: int | None = Field(None, ge=1, description="null: never")

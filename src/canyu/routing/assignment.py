@@ -30,6 +30,7 @@ from canyu.accounts.models import Membership, Organization
 from canyu.connectors.models import Channel
 from canyu.core import events as ev
 from canyu.inbox.models import Activity, Conversation, ConversationTag, Status
+from canyu.inbox.triage import keyword_list, latest_inbound_keywords
 from canyu.routing.models import AgentState, AgentStatus, Strategy, Team, TeamMember
 
 # One pass hands out at most this many conversations; the periodic drain does the rest.
@@ -39,16 +40,22 @@ _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 @dataclass(frozen=True)
 class Facts:
-    """What routing looks at: the conversation's channel, platform and tags."""
+    """What routing looks at: the conversation's channel, platform and tags, and the text
+    layer's reading of its latest inbound item (intent, keywords)."""
 
     id: int
     channel: str
     platform: str
     tags: frozenset[str]
+    intent: str = ""
+    keywords: tuple[str, ...] = ()
 
 
-def conversation_facts(org_id: int, rows: list[tuple[int, int]]) -> list[Facts]:
-    """Facts of ``rows`` (conversation id, channel id), in the given order (two queries)."""
+def conversation_facts(
+    org_id: int, rows: list[tuple[int, int]], *, text: bool = True
+) -> list[Facts]:
+    """Facts of ``rows`` (conversation id, channel id), in the given order (two queries;
+    a third for intent and keywords unless ``text`` is False: no team asks for them)."""
     if not rows:
         return []
     channels = {
@@ -62,12 +69,22 @@ def conversation_facts(org_id: int, rows: list[tuple[int, int]]) -> list[Facts]:
         organization_id=org_id, conversation_id__in=[r[0] for r in rows]
     ).values_list("conversation_id", "tag__name"):
         tags[conversation_id].add(name)
+    reading: dict[int, tuple[str, tuple[str, ...]]] = {}
+    if text:
+        for pk, intent, keywords in (
+            Conversation.objects.filter(organization_id=org_id, pk__in=[r[0] for r in rows])
+            .annotate(latest_keywords=latest_inbound_keywords())
+            .values_list("pk", "intent", "latest_keywords")
+        ):
+            reading[pk] = (intent, tuple(keyword_list(keywords)))
     return [
         Facts(
             id=pk,
             channel=channels.get(channel_id, ("", ""))[0],
             platform=channels.get(channel_id, ("", ""))[1],
             tags=frozenset(tags.get(pk, ())),
+            intent=reading.get(pk, ("", ()))[0],
+            keywords=reading.get(pk, ("", ()))[1],
         )
         for pk, channel_id in rows
     ]
@@ -85,7 +102,13 @@ def team_for(teams: Iterable[Team], facts: Facts) -> Team | None:
         (
             t
             for t in teams
-            if t.matches(channel=facts.channel, platform=facts.platform, tags=facts.tags)
+            if t.matches(
+                channel=facts.channel,
+                platform=facts.platform,
+                tags=facts.tags,
+                intent=facts.intent,
+                keywords=facts.keywords,
+            )
         ),
         None,
     )
@@ -206,7 +229,7 @@ def route(org_id: int, conversation_ids: Iterable[int] | None = None) -> list[tu
         members[member.team_id].append(member)
     loads = load_of(org_id, online)
     given: list[tuple[int, int]] = []
-    for facts in conversation_facts(org_id, rows):
+    for facts in conversation_facts(org_id, rows, text=any(t.uses_text for t in teams)):
         team = team_for(teams, facts)
         if team is None:
             continue

@@ -32,6 +32,8 @@ TEAM_FIELDS = (
     "channels",
     "platforms",
     "tags",
+    "intents",
+    "keywords",
     "strategy",
     "auto_assign",
     "overflow_after_seconds",

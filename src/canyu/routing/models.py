@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from canyu.core.models import OrgScoped, conditions_hold
+from canyu.core.models import OrgScoped, conditions_hold, text_condition_errors
 
 
 def check_name_lists(instance: Any, names: tuple[str, ...]) -> None:
@@ -58,6 +58,20 @@ class Team(OrgScoped):
     tags = models.JSONField(
         _("tags"), default=list, blank=True, help_text=_("any of these tags; [] means any")
     )
+    intents = models.JSONField(
+        _("intents"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'intent of the latest inbound item, e.g. ["complaint", "after_sales"]; [] means any'
+        ),
+    )
+    keywords = models.JSONField(
+        _("keywords"),
+        default=list,
+        blank=True,
+        help_text=_("any of these among the latest inbound item's keywords; [] means any"),
+    )
     strategy = models.CharField(
         _("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.LEAST_LOADED
     )
@@ -88,9 +102,22 @@ class Team(OrgScoped):
 
     def clean(self) -> None:
         check_name_lists(self, ("channels", "platforms", "tags"))
+        text_errors = text_condition_errors(self.intents, self.keywords)
+        if text_errors:
+            raise ValidationError(text_errors)
+        self.keywords = [k.strip() for k in self.keywords]
 
-    def matches(self, *, channel: str, platform: str, tags: set[str] | frozenset[str]) -> bool:
-        """True when every non-empty condition holds for the conversation's facts."""
+    def matches(
+        self,
+        *,
+        channel: str,
+        platform: str,
+        tags: set[str] | frozenset[str],
+        intent: str = "",
+        keywords: list[str] | tuple[str, ...] | frozenset[str] = (),
+    ) -> bool:
+        """True when every non-empty condition holds for the conversation's facts
+        (``intent``, ``keywords``: the text layer's reading of its latest inbound item)."""
         return conditions_hold(
             channels=self.channels,
             platforms=self.platforms,
@@ -98,7 +125,16 @@ class Team(OrgScoped):
             channel=channel,
             platform=platform,
             tags=tags,
+            intents_any=self.intents,
+            keywords_any=self.keywords,
+            intent=intent,
+            keywords=keywords,
         )
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether routing to this team needs the text layer's reading."""
+        return bool(self.intents or self.keywords)
 
 
 class TeamMember(OrgScoped):

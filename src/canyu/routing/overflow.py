@@ -123,7 +123,11 @@ def sweep_overflow(now: dt.datetime | None = None) -> int:
         )
         since = {pk: waited for pk, _channel, waited in rows}
         pairs: list[tuple[int, int | None]] = []
-        for facts in conversation_facts(org_id, [(pk, channel) for pk, channel, _w in rows]):
+        for facts in conversation_facts(
+            org_id,
+            [(pk, channel) for pk, channel, _w in rows],
+            text=any(t.uses_text for t in teams),
+        ):
             team = team_for(teams, facts)
             if team is None or team.overflow_after_seconds is None:
                 continue
@@ -147,7 +151,7 @@ def enter_on_breach(
         .values_list("id", "channel_id")
     )
     pairs: list[tuple[int, int | None]] = []
-    for facts in conversation_facts(org_id, rows):
+    for facts in conversation_facts(org_id, rows, text=any(t.uses_text for t in teams)):
         team = team_for(teams, facts)
         if team is not None and team.overflow_on_breach:
             pairs.append((facts.id, team.pk))

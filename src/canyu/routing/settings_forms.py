@@ -13,6 +13,7 @@ from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel, Platform
 from canyu.routing.config import MAX_CAPACITY, TEAM_FIELDS
 from canyu.routing.models import AgentStatus, Strategy, Team
+from canyu.text.models import Intent
 
 
 class TeamForm(forms.Form):
@@ -27,6 +28,18 @@ class TeamForm(forms.Form):
     channels = ChoicesField(label=_("Channels"))
     platforms = ChoicesField(label=_("Platforms"), choices=Platform.choices)
     tags = NamesField(label=_("Tags"), help_text=_("Any of these tags; separate with commas."))
+    intents = ChoicesField(
+        label=_("Intents"),
+        choices=Intent.choices,
+        help_text=_("The intent of the conversation's latest item from the fan."),
+    )
+    keywords = NamesField(
+        label=_("Keywords"),
+        help_text=_(
+            "Any of these among the keywords of the conversation's latest item from the fan; "
+            "separate with commas."
+        ),
+    )
     strategy = forms.ChoiceField(
         label=_("Share out"),
         choices=Strategy.choices,

@@ -182,6 +182,10 @@ class PolicyOut(Schema):
     platforms: list[str] = Field(description="[] means any")
     kinds: list[str] = Field(description="kind of the first inbound item; [] means any")
     tags: list[str] = Field(description="any of these tags; [] means any")
+    intents: list[str] = Field(description="intent of the latest inbound item; [] means any")
+    keywords: list[str] = Field(
+        description="any of these among the latest inbound item's keywords; [] means any"
+    )
     priorities: list[str]
     first_response_seconds: int | None
     next_response_seconds: int | None
@@ -226,6 +230,10 @@ class PolicyPatch(Schema):
     platforms: list[str] | None = None
     kinds: list[str] | None = None
     tags: list[str] | None = None
+    intents: list[str] | None = Field(
+        None, description='e.g. ["complaint", "after_sales"] (canyu.text intents)'
+    )
+    keywords: list[str] | None = None
     priorities: list[str] | None = None
     first_response_seconds: int | None = Seconds
     next_response_seconds: int | None = Seconds
@@ -251,7 +259,17 @@ def _policy_or_404(request: HttpRequest, policy_id: int) -> SlaPolicy:
 
 def _policy_values(body: Schema) -> dict[str, Any]:
     values = _given(body)
-    for name in ("is_active", "channels", "platforms", "kinds", "tags", "priorities", "hours"):
+    for name in (
+        "is_active",
+        "channels",
+        "platforms",
+        "kinds",
+        "tags",
+        "intents",
+        "keywords",
+        "priorities",
+        "hours",
+    ):
         if name in values and values[name] is None:
             values.pop(name)  # null for a field that cannot be null: leave it as it is
     for name in ("warning_actions", "breach_actions"):

@@ -55,6 +55,7 @@ from canyu.inbox.models import (
     ResponseType,
     Status,
 )
+from canyu.inbox.triage import keyword_list, latest_inbound_keywords
 from canyu.sla import calendar as cal
 from canyu.sla.models import (
     RESPONSE_TARGETS,
@@ -150,6 +151,9 @@ class _Facts:
     created_at: dt.datetime
     updated_at: dt.datetime
     tags: frozenset[str] = frozenset()
+    # The text layer's reading of the latest inbound item (canyu.inbox.triage).
+    intent: str = ""
+    keywords: tuple[str, ...] = ()
 
     @property
     def cycle(self) -> int:
@@ -213,12 +217,22 @@ class Engine:
             .order_by("created_at", "id")
             .values("kind")[:1]
         )
-        rows = (
-            Conversation.objects.filter(organization_id=self.org_id, pk__in=ids)
-            .annotate(first_kind=Subquery(first_kind))
-            .values_list(*_FACT_FIELDS)
+        qs = Conversation.objects.filter(organization_id=self.org_id, pk__in=ids).annotate(
+            first_kind=Subquery(first_kind)
         )
-        facts = {row[0]: _Facts(*row) for row in rows}
+        # Keywords live on the messages: read the latest inbound item's only when a
+        # policy asks for them (one subquery per conversation on the msg_thread index).
+        want_keywords = any(p.keywords for p in self.policies)
+        if want_keywords:
+            qs = qs.annotate(latest_keywords=latest_inbound_keywords())
+        names = [*_FACT_FIELDS, "intent", *(["latest_keywords"] if want_keywords else [])]
+        facts = {}
+        for row in qs.values_list(*names):
+            f = _Facts(*row[: len(_FACT_FIELDS)])
+            f.intent = row[len(_FACT_FIELDS)]
+            if want_keywords:
+                f.keywords = tuple(keyword_list(row[-1]))
+            facts[f.id] = f
         if any(p.tags for p in self.policies) and facts:
             tags: dict[int, set[str]] = defaultdict(set)
             for conv_id, name in ConversationTag.objects.filter(
@@ -257,6 +271,8 @@ class Engine:
                         platform=facts.platform,
                         kind=facts.kind,
                         tags=facts.tags,
+                        intent=facts.intent,
+                        keywords=facts.keywords,
                     )
                 ),
                 None,

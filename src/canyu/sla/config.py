@@ -41,6 +41,8 @@ BASE_POLICY_FIELDS = (
     "platforms",
     "kinds",
     "tags",
+    "intents",
+    "keywords",
     "priorities",
     "first_response_seconds",
     "next_response_seconds",

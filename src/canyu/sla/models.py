@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from canyu.accounts.models import validate_time_zone
-from canyu.core.models import OrgScoped, conditions_hold
+from canyu.core.models import OrgScoped, conditions_hold, text_condition_errors
 from canyu.sla import calendar as cal
 
 EDITS_APPLY_TO_NEW_CLOCKS = _(
@@ -194,6 +194,20 @@ class SlaPolicy(OrgScoped):
     tags = models.JSONField(
         _("tags"), default=list, blank=True, help_text=_("any of these tags; [] means any")
     )
+    intents = models.JSONField(
+        _("intents"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'intent of the latest inbound item, e.g. ["complaint", "after_sales"]; [] means any'
+        ),
+    )
+    keywords = models.JSONField(
+        _("keywords"),
+        default=list,
+        blank=True,
+        help_text=_("any of these among the latest inbound item's keywords; [] means any"),
+    )
     priorities = models.JSONField(
         _("priorities"),
         default=list,
@@ -274,6 +288,10 @@ class SlaPolicy(OrgScoped):
     def clean(self) -> None:
         for name in ("channels", "platforms", "kinds", "tags", "priorities"):
             _string_list(getattr(self, name), name)
+        text_errors = text_condition_errors(self.intents, self.keywords)
+        if text_errors:
+            raise ValidationError(text_errors)
+        self.keywords = [k.strip() for k in self.keywords]
         for name in ("warning_actions", "breach_actions"):
             try:
                 validate_actions(getattr(self, name))
@@ -315,8 +333,11 @@ class SlaPolicy(OrgScoped):
         kind: str | None,
         tags: set[str] | frozenset[str],
         priority: str | None = None,
+        intent: str = "",
+        keywords: list[str] | tuple[str, ...] | frozenset[str] = (),
     ) -> bool:
-        """True when every non-empty condition holds for the conversation's facts."""
+        """True when every non-empty condition holds for the conversation's facts
+        (``intent``, ``keywords``: the text layer's reading of its latest inbound item)."""
         if self.kinds and kind not in self.kinds:
             return False
         if self.priorities and priority not in self.priorities:
@@ -328,7 +349,16 @@ class SlaPolicy(OrgScoped):
             channel=channel,
             platform=platform,
             tags=tags,
+            intents_any=self.intents,
+            keywords_any=self.keywords,
+            intent=intent,
+            keywords=keywords,
         )
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether choosing this policy needs the text layer's reading."""
+        return bool(self.intents or self.keywords)
 
 
 class ClockState(models.TextChoices):

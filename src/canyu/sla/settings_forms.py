@@ -23,6 +23,7 @@ from canyu.inbox.validation import KINDS
 from canyu.sla import calendar as cal
 from canyu.sla.config import ESCALATION_ACTIONS, escalation_fields
 from canyu.sla.models import EDITS_APPLY_TO_NEW_CLOCKS, BusinessCalendar, Hours, SlaPolicy
+from canyu.text.models import Intent
 
 WEEKDAY_LABELS = [
     ("mon", _("Monday")),
@@ -175,6 +176,18 @@ class PolicyForm(forms.Form):
         help_text=_("The kind of the conversation's first item."),
     )
     tags = NamesField(label=_("Tags"), help_text=_("Any of these tags; separate with commas."))
+    intents = ChoicesField(
+        label=_("Intents"),
+        choices=Intent.choices,
+        help_text=_("The intent of the conversation's latest item from the fan."),
+    )
+    keywords = NamesField(
+        label=_("Keywords"),
+        help_text=_(
+            "Any of these among the keywords of the conversation's latest item from the fan; "
+            "separate with commas."
+        ),
+    )
     priorities = NamesField(
         label=_("Priorities"), help_text=_("Conversations have no priority yet: leave empty.")
     )

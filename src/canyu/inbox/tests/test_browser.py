@@ -124,6 +124,9 @@ def test_an_agent_works_a_new_item_from_arrival_to_resolved(page, org):
     new_row = page.locator("#rows .row", has_text="北京吃货")
     expect(new_row).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True
+    # The text layer read it: a negative mark (with its label) and an intent chip.
+    expect(new_row.locator('.mood[data-sentiment="negative"]')).to_be_visible()
+    expect(new_row.locator(".chip.intent")).to_be_visible()
 
     new_row.locator(".row-link").click()
     expect(page.locator("#conv h2")).to_have_text("北京吃货")

@@ -453,7 +453,9 @@ def test_a_batch_costs_the_same_number_of_queries_whatever_its_size(org):
             process_pending(org.pk)
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
-    assert counts[1] <= 20
+    # 18 for the spine, plus the text layer's three per batch (its rule stamp, user-word
+    # stamp and user-word weights: canyu.text.services.analyse), whatever the batch size.
+    assert counts[1] <= 21
 
 
 def test_two_organisations_with_the_same_channel_slug_stay_apart(org, other_org):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from canyu.core.models import OrgScoped
 
@@ -17,7 +18,7 @@ MAX_PATTERN_LENGTH = 500
 
 
 class Intent(models.TextChoices):
-    QUESTION = "question", _("question")
+    QUESTION = "question", pgettext_lazy("intent", "question")
     COMPLAINT = "complaint", _("complaint")
     AFTER_SALES = "after_sales", _("after-sales (repair, return, refund)")
     ORDER_LOGISTICS = "order_logistics", _("order and delivery")

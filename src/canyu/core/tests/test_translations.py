@@ -32,7 +32,11 @@ def entries():
             elif line.startswith('"') and current:
                 fields[current] += unquote(line)
         if fields.get("msgid"):
-            yield fields["msgid"], fields.get("msgstr", fields.get("msgstr[0]", "")), flags
+            # A pgettext entry is stored in the .mo under "context\x04msgid".
+            key = fields["msgid"]
+            if "msgctxt" in fields:
+                key = f"{fields['msgctxt']}\x04{key}"
+            yield key, fields.get("msgstr", fields.get("msgstr[0]", "")), flags
 
 
 def test_every_string_is_translated_and_none_is_fuzzy():

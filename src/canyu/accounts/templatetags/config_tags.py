@@ -29,3 +29,12 @@ def weekday(key: str) -> str:
     from canyu.sla.settings_forms import WEEKDAY_LABELS
 
     return str(dict(WEEKDAY_LABELS).get(key, key))
+
+
+@register.filter
+def intent_names(values: Any) -> str:
+    """A list of intent codes as their labels in the reader's language."""
+    from canyu.text.models import Intent
+
+    labels = dict(Intent.choices)
+    return ", ".join(str(labels.get(v, v)) for v in values or [])

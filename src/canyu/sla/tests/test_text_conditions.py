@@ -140,4 +140,6 @@ def test_the_api_and_the_form_edit_text_conditions(org, api, lead):
     assert answer.status_code == 302, answer.context["form"].errors
     policy = SlaPolicy.objects.get(pk=body["id"])
     assert (policy.intents, policy.keywords) == (["after_sales", "complaint"], ["退款", "换货"])
-    assert "after_sales" in client.get("/settings/policies/").content.decode()
+    listing = client.get("/settings/policies/", headers={"Accept-Language": "zh-hans"})
+    row = listing.content.decode().split(f'data-policy="{policy.pk}"')[1].split("</tr>")[0]
+    assert "投诉" in row and "complaint" not in row  # intents as labels, in the reader's language

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from canyu.accounts.models import Organization
@@ -36,6 +36,19 @@ _COLUMNS = [
     "email_attempts",
     "email_next_at",
 ]
+_PG_TYPES = [
+    "bigint",
+    "integer",
+    "text",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "smallint",
+    "timestamptz",
+]
 
 
 @dataclass(frozen=True)
@@ -50,8 +63,11 @@ class NewNotification:
     key: str = ""
 
 
+_KINDS = frozenset(Kind.values)
+
+
 def _check(item: NewNotification) -> None:
-    if item.kind not in Kind.values:
+    if item.kind not in _KINDS:
         raise ValueError(f"unknown notification kind {item.kind!r}")
     if not item.title.strip():
         raise ValueError("a notification needs a title")
@@ -99,13 +115,7 @@ def notify_many(
                 stamp if email else None,
             ]
         )
-    inserted = insert_ignore_returning(
-        Notification._meta.db_table,
-        _COLUMNS,
-        rows,
-        conflict=(),
-        returning=["id", "email_status"],
-    )
+    inserted = _insert(rows)
     ids = [int(pk) for pk, _status in inserted]
     to_send = [int(pk) for pk, status in inserted if status == EmailStatus.PENDING]
     if to_send:
@@ -113,6 +123,32 @@ def notify_many(
 
         enqueue_emails(to_send)
     return ids
+
+
+def _insert(rows: list[list[object]]) -> list[tuple[int, str]]:
+    """INSERT the rows, skipping those whose ``(recipient, key)`` exists; (id, e-mail status)
+    of those inserted. One statement: on PostgreSQL the rows travel as one array per
+    column (``unnest``), not as a ``VALUES`` list of thousands of parameters, which
+    Django's client-side binding would scan and quote in Python."""
+    if connection.vendor != "postgresql":
+        return insert_ignore_returning(  # type: ignore[return-value]
+            Notification._meta.db_table,
+            _COLUMNS,
+            rows,
+            conflict=(),
+            returning=["id", "email_status"],
+        )
+    qn = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
+    # Identifiers are the model's; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {qn(Notification._meta.db_table)} ({', '.join(qn(c) for c in _COLUMNS)})"  # noqa: S608
+        f" SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+        f" RETURNING {qn('id')}, {qn('email_status')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        return [(int(pk), status) for pk, status in cursor.fetchall()]
 
 
 def notify(

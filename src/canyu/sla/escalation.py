@@ -20,18 +20,33 @@ Nothing happens for an event whose clock has stopped by the time it is escalated
 was answered or resolved meanwhile, or it was history loaded by ``canyu import``) or
 whose conversation is resolved: it is marked escalated and left alone.
 
-Exactly once. The sweeper records each event once and publishes it after commit; the
-listener :func:`on_sla_event` then escalates it. Escalation is *not* done inside the
-sweeper's transaction on purpose: the sweep stays a short, fast statement batch, and a
-hand-over waits on an agent's lock without holding up the recording of other breaches.
-Instead the event row itself is the claim: :func:`escalate` takes the events
+Asynchronous, and exactly once. The sweeper records each event once and publishes it
+after commit; the listener :func:`on_sla_event` only enqueues ``escalate_org_task`` for the
+organisation (one small insert into the task queue), and a worker runs it at once: it
+takes the organisation's events not yet escalated and escalates them with
+:func:`escalate`. Escalation is *not* done inside the sweep, nor by the listener, on
+purpose: the sweep stays a short, fast statement batch whatever the policies ask (it
+must record a backlog of thousands in well under a second), and a hand-over waits on an
+agent's lock without holding up the recording of other breaches. The delay is the
+worker's poll (half a second) plus whatever task is ahead of it.
+
+The event row itself is the claim: :func:`escalate` takes the events
 ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite's IMMEDIATE transaction admits one
 writer), keeps those not yet ``escalated_at``, sets it, and runs the actions — all in one
-transaction. A second worker skips the locked rows or sees them escalated; a crash
-before the commit rolls the actions back with the mark, and the periodic
-:func:`escalate_pending` (``escalate_sla_task``) escalates what the listener never
-finished, so nothing is lost and nothing is repeated. Notifications carry the key
-``sla-event:<id>`` as well, so a recipient can never get two for one event.
+transaction. A second worker (or a second task for the same organisation) skips the
+locked rows or sees them escalated; a crash before the commit rolls the actions back with
+the mark, and the periodic :func:`escalate_pending` (``escalate_sla_task``) escalates what
+no task finished (an enqueue lost, a worker killed), so nothing is lost and nothing is
+repeated. Notifications carry the key ``sla-event:<id>`` as well, so a recipient can
+never get two for one event.
+
+A batch is set-wise: a fixed number of statements whatever its size (the claim, one
+UPDATE of the marks, one read each of clocks, policies, conversations, teams' facts,
+online members and their loads, leads, names and languages, one INSERT of every
+notification); each sentence is translated once per batch and language. Only an actual
+hand-over costs statements of its own (routing's lock, the recount under it, the
+conditional update, the activity), and it is tried only for a member the batch's
+picture shows available, so a batch whose teams are full costs nothing more.
 """
 
 from __future__ import annotations
@@ -47,6 +62,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -71,9 +87,10 @@ from canyu.sla.models import (
 
 logger = logging.getLogger("canyu.sla")
 
-# The retry job escalates events the listener has not finished after this long.
+# The retry job escalates events no task has finished after this long.
 RETRY_AFTER = dt.timedelta(seconds=30)
-RETRY_BATCH = 500
+# Events per transaction.
+BATCH = 500
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -95,22 +112,43 @@ class EscalationResult:
 
 
 def on_sla_event(name: str, payloads: list[dict[str, Any]]) -> None:
-    """Listener of ``sla.warning`` and ``sla.breached`` (after the recording commits)."""
-    kind = EventKind.WARNING if name == ev.SLA_WARNING else EventKind.BREACHED
-    groups: dict[int, list[int]] = defaultdict(list)
-    for p in payloads:
-        if p.get("organization_id") is not None and p.get("clock_id") is not None:
-            groups[int(p["organization_id"])].append(int(p["clock_id"]))
-    for org_id, clock_ids in groups.items():
-        ids = list(
-            SlaEvent.objects.filter(
-                organization_id=org_id,
-                clock_id__in=clock_ids,
-                kind=kind,
-                escalated_at__isnull=True,
-            ).values_list("pk", flat=True)
-        )
-        escalate(org_id, ids)
+    """Listener of ``sla.warning`` and ``sla.breached`` (after the recording commits):
+    enqueue the escalation of each organisation named. Nothing else runs here."""
+    from canyu.sla.tasks import escalate_org_task
+
+    org_ids = {int(p["organization_id"]) for p in payloads if p.get("organization_id") is not None}
+    for org_id in sorted(org_ids):
+        try:
+            escalate_org_task.enqueue(org_id)
+        except Exception:  # the retry job escalates them RETRY_AFTER later
+            logger.exception("could not enqueue the escalation of organisation %s", org_id)
+
+
+def escalate_org(
+    org_id: int, *, now: dt.datetime | None = None, older_than: dt.datetime | None = None
+) -> EscalationResult:
+    """Escalate every event of the organisation not escalated yet, batch by batch.
+
+    ``older_than``: only events recorded before it (the retry job leaves fresh events
+    to their task). Events that fail stay for the retry job; the walk goes past them, so
+    one bad event never makes this loop. Idempotent; safe in two workers at once.
+    """
+    total = EscalationResult()
+    pending = SlaEvent.objects.filter(organization_id=org_id, escalated_at__isnull=True)
+    if older_than is not None:
+        pending = pending.filter(created_at__lte=older_than)
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        page = pending
+        if after is not None:
+            page = page.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+        rows = list(page.order_by("created_at", "pk").values_list("created_at", "pk")[:BATCH])
+        if not rows:
+            return total
+        total.add(escalate(org_id, [pk for _at, pk in rows], now=now))
+        if len(rows) < BATCH:
+            return total
+        after = rows[-1]
 
 
 def escalate(
@@ -145,25 +183,15 @@ def escalate(
 
 
 def escalate_pending(now: dt.datetime | None = None) -> EscalationResult:
-    """Escalate events the listener never finished (a crash after the recording's commit).
+    """Escalate events no task finished (an enqueue lost, a worker killed mid-batch).
 
-    Only events older than :data:`RETRY_AFTER`, so the listener of a fresh event is not
+    Only events older than :data:`RETRY_AFTER`, so the task of a fresh event is not
     raced for nothing (it would be harmless: the claim decides). Idempotent.
     """
     now = now or timezone.now()
     total = EscalationResult()
     for org_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
-        ids = list(
-            SlaEvent.objects.filter(
-                organization_id=org_id,
-                escalated_at__isnull=True,
-                created_at__lte=now - RETRY_AFTER,
-            )
-            .order_by("created_at")
-            .values_list("pk", flat=True)[:RETRY_BATCH]
-        )
-        if ids:
-            total.add(escalate(org_id, ids, now=now))
+        total.add(escalate_org(org_id, now=now, older_than=now - RETRY_AFTER))
     return total
 
 
@@ -211,11 +239,14 @@ def _escalate(org_id: int, ids: list[int], now: dt.datetime) -> EscalationResult
         ).values_list("pk", "policy_id", "stopped_at")
     }
     policies = SlaPolicy.objects.in_bulk({p for p, _s in clocks.values() if p is not None})
+    # By primary key alone, the organisation checked here: with the organisation in the
+    # WHERE clause SQLite may walk the organisation's index instead of the 500 keys.
     conversations = {
         c["id"]: c
-        for c in Conversation.objects.filter(
-            organization_id=org_id, pk__in={row[2] for row in claimed}
-        ).values("id", "channel_id", "assignee_id", "status", "contact_name")
+        for c in Conversation.objects.filter(pk__in={row[2] for row in claimed}).values(
+            "id", "organization_id", "channel_id", "assignee_id", "status", "contact_name"
+        )
+        if c["organization_id"] == org_id
     }
     events: list[_Event] = []
     for pk, clock_id, conversation_id, kind, target, due_at in claimed:
@@ -247,22 +278,37 @@ def _escalate(org_id: int, ids: list[int], now: dt.datetime) -> EscalationResult
 
     org = Organization.objects.get(pk=org_id)
     teams = active_teams(org_id)
-    facts = {
-        f.id: f
-        for f in conversation_facts(
-            org_id,
-            list(
-                {
-                    e.conversation_id: conversations[e.conversation_id]["channel_id"]
-                    for e in events
-                }.items()
-            ),
-        )
-    }
+    # The team each conversation routes to (its leads, its members for a hand-over, its
+    # pool); no teams, no facts to read, and the text layer's only if a team routes by it.
+    facts: dict[int, Facts] = {}
+    if teams:
+        facts = {
+            f.id: f
+            for f in conversation_facts(
+                org_id,
+                list(
+                    {
+                        e.conversation_id: conversations[e.conversation_id]["channel_id"]
+                        for e in events
+                    }.items()
+                ),
+                text=any(t.uses_text for t in teams),
+            )
+        }
     team_of = {cid: team_for(teams, f) for cid, f in facts.items()}
 
     # Hand-overs first (once per conversation), so the notifications can tell the outcome.
     handed: dict[int, int | None] = {}
+    handover = _Handover(
+        org_id,
+        [
+            team
+            for e in events
+            if EscalationAction.REASSIGN in e.actions
+            and (team := team_of.get(e.conversation_id)) is not None
+        ],
+        now,
+    )
     for e in events:
         if EscalationAction.REASSIGN not in e.actions:
             continue
@@ -272,8 +318,8 @@ def _escalate(org_id: int, ids: list[int], now: dt.datetime) -> EscalationResult
             if handed[e.conversation_id] is not None:
                 e.assignee_id = handed[e.conversation_id]
             continue
-        handed[e.conversation_id] = _reassign(
-            org_id, e, team_of.get(e.conversation_id), facts[e.conversation_id], now
+        handed[e.conversation_id] = handover.give(
+            e, team_of.get(e.conversation_id), facts.get(e.conversation_id)
         )
         e.new_assignee_id = handed[e.conversation_id]
         e.unassignable = e.new_assignee_id is None
@@ -295,34 +341,65 @@ def _escalate(org_id: int, ids: list[int], now: dt.datetime) -> EscalationResult
     return result
 
 
-def _reassign(
-    org_id: int, event: _Event, team: Team | None, facts: Facts, now: dt.datetime
-) -> int | None:
-    """Hand the conversation to an available member of its team; the user id, or None."""
-    if team is None:
-        return None
-    previous = event.assignee_id
-    online = dict(
-        AgentState.objects.filter(organization_id=org_id, status=AgentStatus.ONLINE).values_list(
-            "user_id", "capacity"
+class _Handover:
+    """Hand-overs of one batch: who is online, each team's members and their loads are
+    read once for the batch (three queries), and kept up to date in memory as the batch
+    hands conversations out. Only a member who looks available is then tried, under
+    routing's protocol: the member's :class:`AgentState` row locked, their load counted
+    again under the lock, a conditional update of the conversation. So a batch whose
+    teams are full costs no more than those three queries, and a member is never given
+    more than their capacity whatever the in-memory picture says.
+    """
+
+    def __init__(self, org_id: int, teams: list[Team], now: dt.datetime) -> None:
+        self.org_id = org_id
+        self.now = now
+        self.capacity: dict[int, int] = {}
+        self.members: dict[int, list[TeamMember]] = defaultdict(list)
+        self.loads: dict[int, int] = {}
+        if not teams:
+            return
+        self.capacity = dict(
+            AgentState.objects.filter(
+                organization_id=org_id, status=AgentStatus.ONLINE
+            ).values_list("user_id", "capacity")
         )
-    )
-    members = [
-        m
-        for m in TeamMember.objects.filter(
+        for member in TeamMember.objects.filter(
             organization_id=org_id,
-            team=team,
-            user_id__in=list(online),
+            team_id__in={t.pk for t in teams},
+            user_id__in=list(self.capacity),
             user__memberships__organization_id=org_id,
-        ).exclude(user_id=previous)
-        if m.can_take(platform=facts.platform, tags=facts.tags)
-    ]
-    loads = load_of(org_id, [m.user_id for m in members])
-    members = sorted(
-        (m for m in members if loads.get(m.user_id, 0) < online[m.user_id]),
-        key=lambda m: (loads.get(m.user_id, 0), m.last_assigned_at or _EPOCH, m.pk),
-    )
-    for member in members:
+        ):
+            self.members[member.team_id].append(member)
+        self.loads = load_of(org_id, {m.user_id for ms in self.members.values() for m in ms})
+
+    def give(self, event: _Event, team: Team | None, facts: Facts | None) -> int | None:
+        """Hand the conversation to an available member of its team; the user id, or None."""
+        if team is None or facts is None:
+            return None
+        previous = event.assignee_id
+        candidates = sorted(
+            (
+                m
+                for m in self.members.get(team.pk, [])
+                if m.user_id != previous
+                and self.loads.get(m.user_id, 0) < self.capacity[m.user_id]
+                and m.can_take(platform=facts.platform, tags=facts.tags)
+            ),
+            key=lambda m: (self.loads.get(m.user_id, 0), m.last_assigned_at or _EPOCH, m.pk),
+        )
+        for member in candidates:
+            outcome = self._try(event, team, member, previous)
+            if outcome is not False:
+                return outcome
+        return None
+
+    def _try(
+        self, event: _Event, team: Team, member: TeamMember, previous: int | None
+    ) -> int | bool | None:
+        """One hand-over under the member's lock: their id, None (the conversation's
+        owner changed meanwhile: leave it), or False (the member is full after all)."""
+        org_id, now = self.org_id, self.now
         with transaction.atomic():
             # Routing's protocol: the member's state row is the lock of their load.
             state = (
@@ -331,9 +408,13 @@ def _reassign(
                 .first()
             )
             if state is None:
-                continue
-            if load_of(org_id, [member.user_id]).get(member.user_id, 0) >= state.capacity:
-                continue
+                self.capacity[member.user_id] = 0
+                return False
+            load = load_of(org_id, [member.user_id]).get(member.user_id, 0)
+            self.loads[member.user_id] = load
+            self.capacity[member.user_id] = state.capacity
+            if load >= state.capacity:
+                return False
             won = (
                 Conversation.objects.filter(
                     pk=event.conversation_id, organization_id=org_id, assignee_id=previous
@@ -370,8 +451,11 @@ def _reassign(
                     }
                 ],
             )
-            return member.user_id
-    return None
+        self.loads[member.user_id] = load + 1
+        if previous is not None and self.loads.get(previous):
+            self.loads[previous] -= 1  # freed a slot of the previous assignee
+        member.last_assigned_at = now
+        return member.user_id
 
 
 # --- Who hears of it, and what they read ---------------------------------------------------
@@ -440,35 +524,40 @@ def _notify(
         .values_list("user_id", "language")
     )
     tz = _time_zone(org)
-    items: list[NewNotification] = []
+    # Grouped by the recipient's language, so a batch switches language once per
+    # language, and each event is worded once per language, not once per recipient.
+    by_language: dict[str, list[tuple[_Event, int]]] = defaultdict(list)
     for e, recipients in plans:
-        contact = conversations[e.conversation_id]["contact_name"]
-        key = f"sla-event:{e.id}"
         for user_id in sorted(recipients):
-            with translation.override(languages.get(user_id, settings.LANGUAGE_CODE)):
-                title, text = _about(e, contact, tz, names)
-                items.append(
-                    NewNotification(
-                        recipient_id=user_id,
-                        kind=Kind.SLA_WARNING if e.kind == EventKind.WARNING else Kind.SLA_BREACHED,
-                        title=title,
-                        text=text,
-                        conversation_id=e.conversation_id,
-                        key=key,
-                    )
-                )
+            by_language[languages.get(user_id, settings.LANGUAGE_CODE)].append((e, user_id))
         if e.new_assignee_id is not None:
-            with translation.override(languages.get(e.new_assignee_id, settings.LANGUAGE_CODE)):
-                items.append(
-                    NewNotification(
-                        recipient_id=e.new_assignee_id,
-                        kind=Kind.REASSIGNED,
-                        title=_("Handed to you: %(contact)s") % {"contact": _contact(e, contact)},
-                        text=_handed_text(e, tz, names),
-                        conversation_id=e.conversation_id,
-                        key=key,
-                    )
+            language = languages.get(e.new_assignee_id, settings.LANGUAGE_CODE)
+            by_language[language].append((e, e.new_assignee_id))
+    items: list[NewNotification] = []
+    for language, wanted in by_language.items():
+        with translation.override(language):
+            w = _Wording()
+        worded: dict[int, tuple[str, str]] = {}
+        for e, user_id in wanted:
+            contact = conversations[e.conversation_id]["contact_name"]
+            if user_id == e.new_assignee_id:
+                kind = Kind.REASSIGNED
+                title, text = _handed(e, contact, tz, names, w)
+            else:
+                kind = Kind.SLA_WARNING if e.kind == EventKind.WARNING else Kind.SLA_BREACHED
+                if e.id not in worded:
+                    worded[e.id] = _about(e, contact, tz, names, w)
+                title, text = worded[e.id]
+            items.append(
+                NewNotification(
+                    recipient_id=user_id,
+                    kind=kind,
+                    title=title,
+                    text=text,
+                    conversation_id=e.conversation_id,
+                    key=f"sla-event:{e.id}",
                 )
+            )
     return notify_many(org.pk, items, now=now)
 
 
@@ -479,8 +568,35 @@ def _time_zone(org: Organization) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
-def _contact(e: _Event, contact: str) -> str:
-    return contact or _("conversation #%(id)s") % {"id": e.conversation_id}
+class _Wording:
+    """The sentences of escalation notifications in the active language, translated once
+    per batch and language: a batch words thousands of events with these few sentences,
+    and a ``gettext`` per sentence per notification was most of the escalation's time."""
+
+    def __init__(self) -> None:
+        self.targets = {t.value: str(t.label) for t in Target}
+        self.conversation = _("conversation #%(id)s")
+        self.due_soon = _("Due soon: %(target)s for %(contact)s")
+        self.is_due = _("The %(target)s target is due at %(due)s.")
+        self.missed = _("Missed: %(target)s for %(contact)s")
+        self.was_due = _("The %(target)s target was due at %(due)s.")
+        self.handed_to = _("It was handed to %(name)s, who is available.")
+        self.stays_with = _(
+            "Nobody in its team is available to take it over, so it stays with %(name)s."
+        )
+        self.stays_unassigned = _(
+            "Nobody in its team is available to take it, so it stays unassigned."
+        )
+        self.pooled = _("It is in the all-staff pool now: anyone in the company may claim it.")
+        self.handed_title = _("Handed to you: %(contact)s")
+        self.its_is_due = _("Its %(target)s target is due at %(due)s.")
+        self.its_was_due = _("Its %(target)s target was due at %(due)s.")
+        self.handed_from = _("It was handed to you from %(name)s because you are available.")
+        self.handed_you = _("It was handed to you because you are available.")
+
+
+def _contact(e: _Event, contact: str, w: _Wording) -> str:
+    return contact or w.conversation % {"id": e.conversation_id}
 
 
 def _due(e: _Event, tz: zoneinfo.ZoneInfo) -> str:
@@ -488,48 +604,42 @@ def _due(e: _Event, tz: zoneinfo.ZoneInfo) -> str:
 
 
 def _about(
-    e: _Event, contact: str, tz: zoneinfo.ZoneInfo, names: dict[int, str]
+    e: _Event, contact: str, tz: zoneinfo.ZoneInfo, names: dict[int, str], w: _Wording
 ) -> tuple[str, str]:
-    """Title and text of a warning or breach notification, in the active language."""
+    """Title and text of a warning or breach notification, in ``w``'s language."""
     values = {
-        "target": Target(e.target).label,
-        "contact": _contact(e, contact),
+        "target": w.targets.get(e.target, e.target),
+        "contact": _contact(e, contact, w),
         "due": _due(e, tz),
     }
     if e.kind == EventKind.WARNING:
-        title = _("Due soon: %(target)s for %(contact)s") % values
-        lines = [_("The %(target)s target is due at %(due)s.") % values]
+        title = w.due_soon % values
+        lines = [w.is_due % values]
     else:
-        title = _("Missed: %(target)s for %(contact)s") % values
-        lines = [_("The %(target)s target was due at %(due)s.") % values]
+        title = w.missed % values
+        lines = [w.was_due % values]
     if e.new_assignee_id is not None:
-        lines.append(
-            _("It was handed to %(name)s, who is available.")
-            % {"name": names.get(e.new_assignee_id, "?")}
-        )
+        lines.append(w.handed_to % {"name": names.get(e.new_assignee_id, "?")})
     elif e.unassignable:
         lines.append(
-            _("Nobody in its team is available to take it over, so it stays with %(name)s.")
-            % {"name": names.get(e.assignee_id, "?")}
+            w.stays_with % {"name": names.get(e.assignee_id, "?")}
             if e.assignee_id is not None
-            else _("Nobody in its team is available to take it, so it stays unassigned.")
+            else w.stays_unassigned
         )
     if e.pooled:
-        lines.append(_("It is in the all-staff pool now: anyone in the company may claim it."))
+        lines.append(w.pooled)
     return title, " ".join(lines)
 
 
-def _handed_text(e: _Event, tz: zoneinfo.ZoneInfo, names: dict[int, str]) -> str:
-    values = {"target": Target(e.target).label, "due": _due(e, tz)}
-    first = (
-        _("Its %(target)s target is due at %(due)s.")
-        if e.kind == EventKind.WARNING
-        else _("Its %(target)s target was due at %(due)s.")
-    ) % values
+def _handed(
+    e: _Event, contact: str, tz: zoneinfo.ZoneInfo, names: dict[int, str], w: _Wording
+) -> tuple[str, str]:
+    """Title and text of the notification that tells the new assignee it is theirs."""
+    values = {"target": w.targets.get(e.target, e.target), "due": _due(e, tz)}
+    first = (w.its_is_due if e.kind == EventKind.WARNING else w.its_was_due) % values
     second = (
-        _("It was handed to you from %(name)s because you are available.")
-        % {"name": names.get(e.assignee_id, "?")}
+        w.handed_from % {"name": names.get(e.assignee_id, "?")}
         if e.assignee_id is not None
-        else _("It was handed to you because you are available.")
+        else w.handed_you
     )
-    return f"{first} {second}"
+    return w.handed_title % {"contact": _contact(e, contact, w)}, f"{first} {second}"

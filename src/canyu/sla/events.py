@@ -29,10 +29,11 @@ def on_status_changed(name: str, payloads: list[dict[str, Any]]) -> None:
 
 
 def on_sla_event(name: str, payloads: list[dict[str, Any]]) -> None:
-    """A warning or breach was recorded: run the policy's escalation (``escalation.py``)."""
-    from canyu.sla.escalation import on_sla_event as escalate_events
+    """A warning or breach was recorded: queue its escalation for the worker (one task
+    per organisation; see ``escalation.py``), so the sweep stays a recording only."""
+    from canyu.sla.escalation import on_sla_event as queue_escalation
 
-    escalate_events(name, payloads)
+    queue_escalation(name, payloads)
 
 
 def connect() -> None:

@@ -7,7 +7,11 @@ response time), a warning sets ``warned_at``, so neither is read again. Asking p
 organisation keeps the indexes' first column the organisation, as every read of the
 project, which is also what lets the data be distributed by tenant later.
 
-Exactly once, with two sweepers and after a crash: see ``recording.py``.
+Exactly once, with two sweepers and after a crash: see ``recording.py``. What the
+policies ask on warning and breach is not done here: after each batch's commit the
+escalation listener only queues a task for the worker (``escalation.py``), so a sweep
+costs the recording alone — a fixed handful of statements per batch of
+:data:`SWEEP_BATCH` — whatever the policies say.
 """
 
 from __future__ import annotations

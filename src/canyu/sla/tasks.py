@@ -6,7 +6,7 @@ from django.tasks import task
 
 from canyu.accounts.models import Organization
 from canyu.sla.clocks import repair_clocks
-from canyu.sla.escalation import escalate_pending
+from canyu.sla.escalation import EscalationResult, escalate_org, escalate_pending
 from canyu.sla.sweeper import sweep_sla
 
 
@@ -30,16 +30,30 @@ def repair_clocks_task() -> dict[str, int]:
     return total
 
 
-@task()
-def escalate_sla_task() -> dict[str, int]:
-    """Escalate warnings and breaches whose listener never finished (every 30 s).
-
-    Each event is escalated once whoever runs it: see ``sla/escalation.py``.
-    """
-    result = escalate_pending()
+def _counts(result: EscalationResult) -> dict[str, int]:
     return {
         "escalated": result.escalated,
         "notified": result.notified,
         "reassigned": result.reassigned,
         "pooled": result.pooled,
     }
+
+
+@task()
+def escalate_org_task(organization_id: int) -> dict[str, int]:
+    """Escalate the organisation's new warnings and breaches (enqueued by the listener of
+    ``sla.warning``/``sla.breached`` after the sweep's commit).
+
+    Each event is escalated once whoever runs it, and however many of these tasks are
+    queued for the organisation: see ``sla/escalation.py``.
+    """
+    return _counts(escalate_org(organization_id))
+
+
+@task()
+def escalate_sla_task() -> dict[str, int]:
+    """Escalate warnings and breaches whose task never ran or never finished (every 30 s).
+
+    Each event is escalated once whoever runs it: see ``sla/escalation.py``.
+    """
+    return _counts(escalate_pending())

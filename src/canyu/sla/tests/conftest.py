@@ -69,6 +69,37 @@ def live(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
     return run
 
 
+class Queue:
+    """The tasks enqueued during a test (Django's dummy backend records them)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def names(self) -> list[str]:
+        return [r.task.module_path for r in self.backend.results]
+
+    def run(self, task: Any) -> list[Any]:
+        """Run the queued ``task`` entries once each, oldest first, as a worker would
+        (each outside any transaction of the code that enqueued it); their results."""
+        mine = [r for r in self.backend.results if r.task.module_path == task.module_path]
+        self.backend.results[:] = [r for r in self.backend.results if r not in mine]
+        return [r.task.call(*r.args, **r.kwargs) for r in mine]
+
+
+@pytest.fixture
+def queued(settings: Any) -> Queue:
+    """Swap the task backend for Django's dummy one: tasks are recorded, not run."""
+    from django.tasks import task_backends
+
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django.tasks.backends.dummy.DummyBackend",
+            "QUEUES": ["default", "intake", "delivery"],
+        }
+    }
+    return Queue(task_backends["default"])
+
+
 @pytest.fixture
 def office(org: Organization) -> BusinessCalendar:
     return BusinessCalendar.objects.create(organization=org, name="Office")

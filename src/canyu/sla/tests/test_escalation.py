@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from django_tasks_db.models import DBTaskResult
 
-from canyu.accounts.models import Membership, Role
+from canyu.accounts.models import Membership, Profile, Role
 from canyu.accounts.services import add_user, create_organization
 from canyu.connectors.models import Channel
 from canyu.core import events as ev
@@ -19,12 +21,12 @@ from canyu.inbox.models import Activity, Conversation
 from canyu.notifications.models import Kind, Notification
 from canyu.routing.assignment import set_agent_status
 from canyu.routing.models import AgentStatus, PoolEntry, PoolReason, Team, TeamMember
-from canyu.sla import escalation
+from canyu.sla import escalation, tasks
 from canyu.sla.escalation import escalate, escalate_pending
 from canyu.sla.models import EventKind, SlaEvent, SlaPolicy
 from canyu.sla.presets import install_presets
 from canyu.sla.sweeper import sweep_sla
-from canyu.sla.tasks import escalate_sla_task
+from canyu.sla.tasks import escalate_org_task, escalate_sla_task
 from canyu.sla.tests.conftest import answer, at, fan, when
 from canyu.testing import ingest
 
@@ -57,12 +59,15 @@ def waiting(org, agent, weibo_policy, live) -> Conversation:
 
 
 @pytest.fixture
-def sweep(django_capture_on_commit_callbacks) -> Any:
-    """Sweep at a time and deliver the events, as after the sweep's commits."""
+def sweep(django_capture_on_commit_callbacks, queued) -> Any:
+    """Sweep at a time, deliver the events as after the sweep's commits, then run the
+    escalation tasks their listener enqueued, as the worker does right after."""
 
     def run(moment):
         with django_capture_on_commit_callbacks(execute=True):
-            return sweep_sla(moment)
+            result = sweep_sla(moment)
+        queued.run(escalate_org_task)
+        return result
 
     return run
 
@@ -191,6 +196,9 @@ def test_on_breach_it_is_reassigned_to_an_available_member(
     assert notes() == [("agent1", Kind.SLA_BREACHED), ("agent2", Kind.REASSIGNED)]
     told = Notification.objects.get(recipient=agent)
     assert "agent2" in told.text
+    handed = Notification.objects.get(recipient=helper)
+    assert "米粉小王" in handed.title
+    assert "agent1" in handed.text  # handed over from
     activity = Activity.objects.get(conversation=waiting, detail__via="escalation")
     assert activity.detail["previous"] == agent.pk
     assert activity.detail["assignee_id"] == helper.pk
@@ -272,9 +280,12 @@ def test_nothing_happens_for_a_clock_answered_before_escalation(
     assert not PoolEntry.objects.filter(conversation=waiting).exists()
 
 
-def test_imported_history_notifies_nobody(org, agent, lead, desk, weibo_policy, live):
+def test_imported_history_notifies_nobody(org, agent, lead, desk, weibo_policy, live, queued):
     live(org, [fan("old", at(1, 10)), answer("old-r", "old", at(1, 11))])
     assert SlaEvent.objects.filter(kind=EventKind.BREACHED).count() == 1  # late answer
+    assert queued.run(escalate_org_task) == [
+        {"escalated": 1, "notified": 0, "reassigned": 0, "pooled": 0}
+    ]
     assert Notification.objects.count() == 0
     assert SlaEvent.objects.get().escalated_at is not None
 
@@ -341,6 +352,131 @@ def test_a_recipient_never_gets_two_notifications_for_one_event(org, agent, lead
     assert notes() == [("agent1", "sla_breached"), ("lead1", "sla_breached")]
 
 
+# --- Asynchronous and set-wise ----------------------------------------------------------
+
+
+def test_the_sweep_only_records_and_queues_the_escalation_for_the_worker(
+    org, agent, lead, desk, waiting, queued, django_capture_on_commit_callbacks
+):
+    with (
+        CaptureQueriesContext(connection) as sweeping,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert sweep_sla(when(20, 10, 15)).breaches == 1
+    assert not any("notifications_notification" in q["sql"] for q in sweeping.captured_queries)
+    assert Notification.objects.count() == 0
+    assert SlaEvent.objects.get().escalated_at is None
+    # Queued for the organisation, to run at the worker's next poll (no delay).
+    assert queued.names() == [escalate_org_task.module_path]
+    assert queued.backend.results[0].args == [org.pk]
+    assert queued.backend.results[0].task.run_after is None
+    assert queued.run(escalate_org_task)[0]["notified"] == 2
+    assert notes() == [("agent1", "sla_breached"), ("lead1", "sla_breached")]
+
+
+def test_a_lost_enqueue_is_made_up_by_the_retry_job(
+    org, agent, lead, desk, waiting, queued, django_capture_on_commit_callbacks, monkeypatch
+):
+    class Unreachable:
+        def enqueue(self, *args: Any) -> None:
+            raise ConnectionError("task queue unreachable")
+
+    monkeypatch.setattr(tasks, "escalate_org_task", Unreachable())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep_sla(when(20, 10, 15)).breaches == 1  # the sweep itself is not affected
+    assert queued.names() == []
+    assert escalate_pending(when(20, 10, 16)).notified == 2
+    assert notes() == [("agent1", "sla_breached"), ("lead1", "sla_breached")]
+
+
+def test_several_tasks_for_one_organisation_escalate_each_event_once(
+    org, agent, lead, desk, waiting, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_sla(when(20, 10, 12))  # the warning: one task
+        sweep_sla(when(20, 10, 15))  # the breach: another
+    assert len(queued.names()) == 2
+    results = queued.run(escalate_org_task)
+    assert [r["escalated"] for r in results] == [2, 0]  # the first found both
+    assert notes() == [
+        ("agent1", "sla_breached"),
+        ("agent1", "sla_warning"),
+        ("lead1", "sla_breached"),
+    ]
+
+
+def test_each_recipient_reads_it_in_their_own_language(org, agent, lead, desk, waiting, sweep):
+    Profile.objects.create(user=agent, language="en")
+    Profile.objects.create(user=lead, language="zh-hans")
+    sweep(when(20, 10, 15))
+    titles = dict(Notification.objects.values_list("recipient__username", "title"))
+    assert titles["agent1"].startswith("Missed: ")
+    assert titles["lead1"].startswith("已超时：")
+
+
+def _breached_conversations(org, agent, live, count: int) -> list[int]:
+    live(
+        org,
+        [
+            fan(f"s{i}", at(20, 10), author={"id": f"fan-{i}", "name": f"粉丝{i}"})
+            for i in range(count)
+        ],
+    )
+    for conversation in Conversation.objects.filter(organization=org):
+        services.assign(org, conversation, agent.pk)
+    sweep_sla(when(20, 10, 15))  # recorded; escalated below
+    return list(
+        SlaEvent.objects.filter(organization=org, kind=EventKind.BREACHED).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [["notify_assignee", "notify_lead"], ["pool"], ["notify_assignee", "reassign"]],
+    ids=["notify", "pool", "reassign-nobody-free"],
+)
+def test_a_batch_costs_the_same_statements_whatever_its_size(
+    org, agent, lead, desk, weibo_policy, live, actions
+):
+    set_actions(weibo_policy, breach=actions)
+    ids = _breached_conversations(org, agent, live, 6)
+    assert len(ids) == 6
+    with CaptureQueriesContext(connection) as one:
+        assert escalate(org.pk, ids[:1]).escalated == 1
+    with CaptureQueriesContext(connection) as five:
+        assert escalate(org.pk, ids[1:]).escalated == 5
+    assert len(five.captured_queries) == len(one.captured_queries)
+    if "notify_lead" in actions:
+        assert Notification.objects.count() == 12  # the assignee and the lead, 6 times
+    elif "pool" in actions:
+        assert PoolEntry.objects.filter(left_at__isnull=True).count() == 6
+    else:  # nobody online: each assignee hears that nobody could take it over
+        assert Notification.objects.filter(recipient=agent).count() == 6
+        assert Conversation.objects.filter(assignee=agent).count() == 6
+
+
+def test_a_batch_hands_over_up_to_the_members_capacity_and_no_further(
+    org, agent, lead, desk, weibo_policy, live
+):
+    set_actions(weibo_policy, breach=["reassign"])
+    helper = member(org, "agent2", team=desk)
+    set_agent_status(org, helper, AgentStatus.ONLINE, capacity=2)
+    ids = _breached_conversations(org, agent, live, 3)
+    result = escalate(org.pk, ids)
+    assert (result.reassigned, result.unassignable) == (2, 1)
+    assert Conversation.objects.filter(assignee=helper).count() == 2
+    assert Conversation.objects.filter(assignee=agent).count() == 1
+    assert Activity.objects.filter(detail__via="escalation").count() == 2
+    # Nobody was to be notified, so the lead hears of the one nobody could take.
+    assert notes() == [
+        ("agent2", "reassigned"),
+        ("agent2", "reassigned"),
+        ("lead1", "sla_breached"),
+    ]
+
+
 # --- Two workers --------------------------------------------------------------------------
 
 
@@ -395,6 +531,16 @@ def test_two_concurrent_sweeps_escalate_each_breach_once():
     connect()
     org, _policy, conversation, helper = _concurrent_world("twosweeps")
     assert not _run_twice(lambda: sweep_sla(when(21, 10)))
+    # The sweeps only recorded (each breach once) and queued the escalation.
+    assert SlaEvent.objects.filter(organization=org, escalated_at__isnull=True).count() == 2
+    assert not Notification.objects.filter(organization=org).exists()
+    queued = list(DBTaskResult.objects.filter(task_path=escalate_org_task.module_path))
+    assert [row.args_kwargs["args"] for row in queued] == [[org.pk]]
+    # Two workers run the queued task at once (one of them, say, a duplicate).
+    done: list[int] = []
+    task = queued[0].task
+    assert not _run_twice(lambda: done.append(task.call(org.pk)["escalated"]))
+    assert sorted(done) in ([0, 2], [1, 1])
     assert SlaEvent.objects.filter(organization=org, escalated_at__isnull=True).count() == 0
     conversation.refresh_from_db()
     assert conversation.assignee_id == helper.pk

@@ -6,13 +6,14 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from canyu.accounts.services import create_organization
 from canyu.connectors.models import Channel
 from canyu.core import events as ev
 from canyu.sla.models import ClockState, EventKind, SlaClock, SlaEvent, SlaPolicy, Target
 from canyu.sla.sweeper import sweep_sla
-from canyu.sla.tasks import sweep_sla_task
+from canyu.sla.tasks import escalate_org_task, sweep_sla_task
 from canyu.sla.tests.conftest import answer, at, fan, when
 
 
@@ -72,6 +73,30 @@ def test_a_warning_is_skipped_once_the_breach_is_recorded(org, weibo_policy, liv
 def test_the_sweep_task_sweeps_at_the_current_time(org, weibo_policy, live):
     live(org, [fan("c1", at(20, 10))])  # long past
     assert sweep_sla_task.call()["breaches"] == 2  # first response and resolution
+
+
+def test_a_sweep_costs_the_same_statements_for_one_due_clock_or_many(
+    org, weibo_policy, live, queued, django_capture_on_commit_callbacks
+):
+    fans = [
+        fan(f"m{i}", at(20, 12), author={"id": f"fan-{i}", "name": f"粉丝{i}"}) for i in range(5)
+    ]
+    live(org, [fan("c1", at(20, 10)), *fans])
+    with (
+        CaptureQueriesContext(connection) as one,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert sweep_sla(when(20, 10, 12)).warnings == 1
+    live(org, [answer("r1", "c1", at(20, 10, 13))])
+    with (
+        CaptureQueriesContext(connection) as five,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert sweep_sla(when(20, 12, 12)).warnings == 5
+    assert len(five.captured_queries) == len(one.captured_queries)
+    # Each sweep queued the escalation of the organisation once, and escalated nothing.
+    assert queued.names() == [escalate_org_task.module_path] * 2
+    assert SlaEvent.objects.filter(escalated_at__isnull=False).count() == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,14 +4,16 @@ Two real OS processes (started like ``canyu worker``'s tasks would run: the pipe
 routing's drain task and SLA's sweep task) work the same organisation on the test
 database. Fans keep writing while they run: each process submits its own arrivals and
 runs the pipeline (whose listeners route the new conversations and start their clocks,
-already overdue), then the drain and the sweep, round after round, released together.
+already overdue), then the drain, the sweep and the escalation the sweep queued, round
+after round, released together.
 Agents have less capacity than there are conversations, so the two compete for the
 last slots as well as for the same breaches.
 
 Afterwards: every conversation was given at most once (one ``assign`` activity, one
 ``conversation.assigned`` event heard in any process), nobody is above capacity, every
 overdue clock has exactly one breach row, and the breach events heard in all processes
-together name each clock once. Runs on SQLite too, where the write lock serialises the
+together name each clock once, and every event was escalated by exactly one of them (the
+claims they report add up to the number of events). Runs on SQLite too, where the write lock serialises the
 two processes' transactions (busy timeout 20 s).
 """
 
@@ -34,6 +36,7 @@ from canyu.inbox.models import Activity, Conversation, IntakeItem
 from canyu.inbox.pipeline import process_pending
 from canyu.routing.assignment import drain
 from canyu.routing.models import AgentState, Team, TeamMember
+from canyu.sla.escalation import escalate_org
 from canyu.sla.models import EventKind, SlaClock, SlaEvent, SlaPolicy
 from canyu.sla.sweeper import sweep_sla
 
@@ -53,11 +56,13 @@ CHILD = textwrap.dedent(
     from canyu.inbox.intake import submit
     from canyu.inbox.pipeline import process_pending
     from canyu.routing.tasks import drain_task
-    from canyu.sla.tasks import sweep_sla_task
+    from canyu.sla.tasks import escalate_org_task, sweep_sla_task
 
     org_id, name, rounds, per_round = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     org = Organization.objects.get(pk=org_id)
-    heard = {"assigned": [], "breached": [], "warning": [], "processed": 0, "errors": []}
+    heard = {
+        "assigned": [], "breached": [], "warning": [], "processed": 0, "escalated": 0, "errors": []
+    }
 
     def on_assigned(name, payloads):
         heard["assigned"].extend(p["conversation_id"] for p in payloads)
@@ -90,6 +95,8 @@ CHILD = textwrap.dedent(
         heard["processed"] += process_pending(org_id, batch_size=5)
         drain_task.call()
         sweep_sla_task.call()
+        # What the worker runs next: the escalation the sweep's listener queued.
+        heard["escalated"] += escalate_org_task.call(org_id)["escalated"]
     print("RESULT " + json.dumps(heard), flush=True)
     """
 )
@@ -180,6 +187,7 @@ def test_two_worker_processes_never_assign_twice_nor_record_a_breach_twice():
         leftover = process_pending(org.pk)
         drain(org.pk)
         sweep_sla()
+        late = escalate_org(org.pk).escalated
     finally:
         for name in (ev.CONVERSATION_ASSIGNED, ev.SLA_BREACHED, ev.SLA_WARNING):
             ev.unsubscribe(name, listener)
@@ -219,6 +227,11 @@ def test_two_worker_processes_never_assign_twice_nor_record_a_breach_twice():
     assert (
         len(warned) == len(set(warned)) == SlaEvent.objects.filter(kind=EventKind.WARNING).count()
     )
+    # Escalation: every event claimed once, across both processes and the clean-up.
+    events = SlaEvent.objects.filter(organization=org)
+    assert sum(r["escalated"] for r in results) + late == events.count()
+    assert not events.filter(escalated_at__isnull=True).exists()
     # The workers, not the clean-up above, did the work.
     assert sum(r["processed"] for r in results) > 0
     assert len(published) - len(heard["breached"]) > 0
+    assert sum(r["escalated"] for r in results) > 0

@@ -53,6 +53,22 @@ class Scheduler(threading.Thread):
         connection.close()
 
 
+def warm_up() -> None:
+    """Load the text models and dictionaries before the first task, not inside it.
+
+    Loading takes about half a second; inside the first pipeline batch it would hold that
+    batch's transaction (and on SQLite the write lock) open meanwhile.
+    """
+    try:
+        from canyu.text.services import analyse
+
+        analyse(["你好，请问我的订单什么时候发货？"], None)
+    except Exception:
+        logger.exception("could not load the text models ahead of the first batch")
+    finally:
+        connection.close()
+
+
 class Command(DbWorkerCommand):
     help = "Run Canyu's background worker: every task queue plus the periodic schedule."
 
@@ -62,6 +78,7 @@ class Command(DbWorkerCommand):
         parser.add_argument("--no-schedule", action="store_true", help="do not run periodic jobs")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        warm_up()
         scheduler = None
         if not options.pop("no_schedule", False):
             scheduler = Scheduler(SCHEDULE)

@@ -65,8 +65,6 @@ def warm_up() -> None:
         analyse(["你好，请问我的订单什么时候发货？"], None)
     except Exception:
         logger.exception("could not load the text models ahead of the first batch")
-    finally:
-        connection.close()
 
 
 class Command(DbWorkerCommand):

@@ -120,7 +120,9 @@ def test_a_new_channel_takes_only_its_own_platforms_secrets(admin_client, org):
         "credential__access_token": "2.00-new-token",
         "credential__password": "mail-password",
     }
-    response = admin_client.post("/admin/connectors/channel/add/", data)
+    response = admin_client.post(
+        "/admin/connectors/channel/add/", data, headers={"Accept-Language": "en"}
+    )
     assert response.status_code == 200
     assert "platform weibo has no secret password" in response.content.decode()
     assert not Channel.objects.filter(slug="weibo-pr").exists()

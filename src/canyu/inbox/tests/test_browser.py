@@ -198,9 +198,12 @@ def test_an_agent_works_a_new_item_from_arrival_to_resolved(page, org):
     )
 
     # English and back, from the top bar.
+    page.wait_for_load_state("load")
     page.select_option(".topbar select[name=language]", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#view-links a[data-view=resolved]")).to_contain_text("Resolved")
+    # The select submits through console.js, a deferred script: wait until it has run.
+    page.wait_for_load_state("load")
     page.select_option(".topbar select[name=language]", "zh-hans")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator("#view-links a[data-view=resolved]")).to_contain_text("已解决")

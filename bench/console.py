@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "inbox: open, one channel": f"/inbox/open/?channel={channel.slug}",
             "inbox: mine": "/inbox/mine/",
             "inbox: resolved": "/inbox/resolved/",
+            "inbox: most urgent first": "/inbox/open/?order=urgent",
+            "inbox: search 退款": "/inbox/open/?text=退款",
         }
         report: dict[str, Any] = {
             "database": connection.vendor,

@@ -4,9 +4,10 @@
 
 Prints, per data set: accuracy and macro-F1 of the shipped sentiment model (positive when
 score ≥ 0, the two-class reading the data's labels allow) on every held-out row, then the
-same for the model and SnowNLP on one fixed sample of at most ``--snownlp-max`` held-out
-rows (SnowNLP takes milliseconds per text), time per item of each, and the share the
-three-class reading calls neutral. Then intent precision/recall per intent on the hand
+same for SnowNLP on the same rows (its predictions are cached in ``bench/out``: it takes
+milliseconds per text), the share the three-class reading calls neutral, and time per item
+of both on one fixed sample of at most ``--snownlp-max`` rows per data set, timed in
+alternating chunks of 20 texts so that both run under the same machine load. Then intent precision/recall per intent on the hand
 labels of ``bench/data/intent_labels.csv`` and time per item of segmentation (rjieba,
 with and without a user dictionary, and jieba for reference), sentiment, intent and
 ``services.analyse``. SnowNLP (``pip install snownlp``) and jieba are needed here only.
@@ -16,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import json
+import os
 import random
 import sys
 import time
@@ -50,14 +54,56 @@ def macro_f1(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) ->
     return sum(scores) / len(scores)
 
 
-def score(rows: list[Row], predict: Callable[[str], int]) -> tuple[float, float, float]:
-    """Accuracy, macro-F1 and seconds per item of a 0/1 predictor."""
-    started = time.perf_counter()
-    pred = [predict(r.text) for r in rows]
-    per_item = (time.perf_counter() - started) / max(len(rows), 1)
-    gold = [r.label for r in rows]
-    acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(len(rows), 1)
-    return acc, macro_f1(gold, pred, [0, 1]), per_item
+SNOWNLP_CACHE = ROOT / "bench" / "out" / "snownlp_predictions.json"
+
+
+def _snownlp_predictions(texts: list[str]) -> dict[str, int]:
+    """SnowNLP's 0/1 reading of every text (cached in bench/out: it takes minutes)."""
+    from snownlp import SnowNLP
+
+    cache: dict[str, int] = {}
+    if SNOWNLP_CACHE.exists():
+        cache = json.loads(SNOWNLP_CACHE.read_text(encoding="utf-8"))
+    todo = [t for t in dict.fromkeys(texts) if _key(t) not in cache]
+    for i, text in enumerate(todo, 1):
+        cache[_key(text)] = 1 if SnowNLP(text).sentiments >= 0.5 else 0
+        if i % 2000 == 0:
+            print(f"  SnowNLP: {i}/{len(todo)} texts read", file=sys.stderr)
+    if todo:
+        SNOWNLP_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        SNOWNLP_CACHE.write_text(json.dumps(cache), encoding="utf-8")
+    return {t: cache[_key(t)] for t in texts}
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def interleaved_times(
+    texts: list[str],
+    ours: Callable[[str], object],
+    theirs: Callable[[str], object],
+    chunk: int = 100,
+) -> tuple[float, float]:
+    """Seconds per item of both, timed in alternating chunks so both see the same load."""
+    mine = other = 0.0
+    for i in range(0, len(texts), chunk):
+        part = texts[i : i + chunk]
+        started = time.perf_counter()
+        for t in part:
+            ours(t)
+        mine += time.perf_counter() - started
+        started = time.perf_counter()
+        for t in part:
+            theirs(t)
+        other += time.perf_counter() - started
+    n = max(len(texts), 1)
+    return mine / n, other / n
+
+
+def accuracy_f1(gold: Sequence[int], pred: Sequence[int]) -> tuple[float, float]:
+    acc = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(len(gold), 1)
+    return acc, macro_f1(gold, pred, [0, 1])
 
 
 def sentiment_table(data: Path, snownlp_max: int) -> None:
@@ -67,44 +113,47 @@ def sentiment_table(data: Path, snownlp_max: int) -> None:
     groups: dict[str, list[Row]] = {}
     for r in rows:
         groups.setdefault(r.dataset, []).append(r)
-    phones = [r for r in rows if r.dataset == "shopping" and r.id in _phone_ids(data)]
+    phone_ids = _phone_ids(data)
+    phones = [r for r in rows if r.dataset == "shopping" and r.id in phone_ids]
     groups["shopping: phones+tablets"] = phones
-
-    def ours(text: str) -> int:
-        return 1 if sentiment(text).score >= 0 else 0
 
     try:
         from snownlp import SnowNLP
     except ImportError:  # pragma: no cover - evaluation-only dependency
         SnowNLP = None
 
-    def snow(text: str) -> int:
-        return 1 if SnowNLP(text).sentiments >= 0.5 else 0
-
     sentiment("预热")  # load the model outside the clock
-    print("\nSentiment, held-out split (label positive when score >= 0)")
+    snow = _snownlp_predictions([r.text for r in rows]) if SnowNLP is not None else {}
+    load = os.getloadavg()
+    print(
+        f"\nSentiment, every held-out row (positive when score >= 0); load {load[0]:.1f} at start"
+    )
+    print(
+        "SnowNLP: positive when sentiments >= 0.5, on the same rows; time on a sample of each set"
+    )
     head = (
-        f"{'data set':26} {'n':>6} {'acc':>6} {'F1':>6} | {'sample':>6} {'acc':>6} {'F1':>6}"
-        f" {'us/item':>8} | {'SnowNLP acc':>11} {'F1':>6} {'us/item':>8} | {'gain':>6}"
-        f" {'speed':>6} | {'neutral':>7}"
+        f"{'data set':26} {'n':>6} {'acc':>6} {'F1':>6} {'neutral':>7} | {'SnowNLP acc':>11}"
+        f" {'F1':>6} | {'gain':>6} | {'sample':>6} {'us/item':>8} {'SnowNLP us':>10} {'speed':>6}"
     )
     print(head)
     print("-" * len(head))
     rnd = random.Random(SEED)
     for name, group in groups.items():
-        acc, f1, _ = score(group, ours)
-        sample = rnd.sample(group, min(snownlp_max, len(group)))
-        s_acc, s_f1, s_t = score(sample, ours)
-        neutral = sum(1 for r in group if sentiment(r.text).label == "neutral") / len(group)
-        line = f"{name:26} {len(group):6} {acc:6.3f} {f1:6.3f} | {len(sample):6} {s_acc:6.3f}"
-        line += f" {s_f1:6.3f} {s_t * 1e6:8.1f} | "
+        gold = [r.label for r in group]
+        results = [sentiment(r.text) for r in group]
+        acc, f1 = accuracy_f1(gold, [1 if m.score >= 0 else 0 for m in results])
+        neutral = sum(1 for m in results if m.label == "neutral") / len(group)
+        line = f"{name:26} {len(group):6} {acc:6.3f} {f1:6.3f} {100 * neutral:6.1f}% | "
+        sample = [r.text for r in rnd.sample(group, min(snownlp_max, len(group)))]
         if SnowNLP is not None:
-            n_acc, n_f1, n_t = score(sample, snow)
-            line += f"{n_acc:11.3f} {n_f1:6.3f} {n_t * 1e6:8.0f} | {100 * (s_acc - n_acc):+6.1f}"
-            line += f" {n_t / s_t:5.0f}x"
+            n_acc, n_f1 = accuracy_f1(gold, [snow[r.text] for r in group])
+            ours_t, snow_t = interleaved_times(sample, sentiment, lambda t: SnowNLP(t).sentiments)
+            line += f"{n_acc:11.3f} {n_f1:6.3f} | {100 * (acc - n_acc):+6.1f} | {len(sample):6}"
+            line += f" {ours_t * 1e6:8.1f} {snow_t * 1e6:10.0f} {snow_t / ours_t:5.0f}x"
         else:
-            line += f"{'(no snownlp)':>28} | {'':6} {'':6}"
-        print(line + f" | {100 * neutral:6.1f}%")
+            line += "(no snownlp)"
+        print(line)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
 
 def _phone_ids(data: Path) -> set[str]:

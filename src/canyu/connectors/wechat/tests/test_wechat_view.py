@@ -11,6 +11,7 @@ from canyu.connectors.wechat.tests.conftest import (
     AES_KEY,
     APPSECRET,
     FAN,
+    FIXTURES,
     TOKEN,
     event_push,
     fixture_bytes,
@@ -107,6 +108,41 @@ def test_a_replayed_msgid_is_stored_once(push, wechat, org):
     assert push(body).content == b"success"  # even after processing
     process_pending(org.pk)
     assert Message.objects.filter(channel=wechat).count() == 1
+
+
+def test_every_wecom_sample_reaching_the_webhook_is_accepted_and_kept_once(push, wechat, org):
+    """The shared set's WeChat Work pushes (another product's protocol, same XML envelope):
+    each answered ``success``, stored once as a message or journalled raw, never an error."""
+    import json
+    import re
+
+    index = [
+        json.loads(line)
+        for line in (FIXTURES / "work_messages_index.jsonl").read_text("utf-8").splitlines()
+    ]
+    assert len(index) == 23
+    bodies = []
+    for number, entry in enumerate(index, start=1):
+        body = fixture_bytes("work_messages/" + entry["file"].split("/")[1])
+        body = re.sub(rb"<MsgId>\d+</MsgId>", b"<MsgId>%d</MsgId>" % (9000 + number), body)
+        body = re.sub(
+            rb"<CreateTime>\d+</CreateTime>",
+            b"<CreateTime>%d</CreateTime>" % (1710000000 + number),
+            body,
+        )
+        bodies.append(body)
+    for body in bodies + bodies:  # every push retried once
+        response = push(body)
+        assert (response.status_code, response.content) == (200, b"success")
+    process_pending(org.pk)
+    pushes = [inbound.parse(body) for body in bodies]
+    messages = {p.msg_id for p in pushes if inbound.normalise(p, "wechat-oa") is not None}
+    journalled = [p.event_key for p in pushes if inbound.normalise(p, "wechat-oa") is None]
+    assert Message.objects.filter(channel=wechat).count() == len(messages)
+    assert sorted(
+        PlatformEvent.objects.filter(channel=wechat).values_list("event_key", flat=True)
+    ) == sorted(set(journalled))
+    assert (len(messages), len(set(journalled))) == (7, 16)  # text, image, … ; events
 
 
 def test_every_official_account_sample_is_accepted_and_stored_once(push, wechat, org):

@@ -11,6 +11,8 @@ from canyu.accounts.models import ApiToken, Organization
 from canyu.accounts.services import add_user, create_api_token, create_organization
 from canyu.connectors.models import Channel
 from canyu.inbox.models import CannedReply
+from canyu.routing.models import AgentState, AgentStatus, Strategy, Team, TeamMember
+from canyu.sla.presets import install_presets
 
 DEMO_ORG = "xiaomi-demo"
 DEMO_PASSWORD = "canyu-demo"  # noqa: S105 - printed for the newcomer; demo data only
@@ -36,6 +38,15 @@ STAFF = [
     ("agent2", "agent", "客服小周"),
     ("agent3", "agent", "客服阿美"),
     ("agent4", "agent", "客服大刘"),
+]
+
+DEMO_TEAM = "客服一组"
+AGENT_STATES = [
+    # username, status, capacity (open conversations at most)
+    ("agent1", AgentStatus.ONLINE, 8),
+    ("agent2", AgentStatus.ONLINE, 8),
+    ("agent3", AgentStatus.ONLINE, 8),
+    ("agent4", AgentStatus.AWAY, 8),
 ]
 
 
@@ -108,6 +119,29 @@ def seed_demo() -> SeedResult:
     for shortcut, title, text in CANNED_REPLIES:
         CannedReply.objects.get_or_create(
             organization=org, shortcut=shortcut, defaults={"title": title, "text": text}
+        )
+    # Service first: the preset SLA policies (Weibo 15 minutes around the clock, WeChat 5
+    # minutes and e-mail 4 hours in business hours), and one team that assigns arrivals to
+    # the least-loaded online agent and hands what waits too long to the all-staff pool.
+    install_presets(org)
+    team, _ = Team.objects.get_or_create(
+        organization=org,
+        name=DEMO_TEAM,
+        defaults={
+            "strategy": Strategy.LEAST_LOADED,
+            "overflow_after_seconds": 15 * 60,
+            "overflow_on_breach": True,
+        },
+    )
+    users = get_user_model().objects.in_bulk(
+        [username for username, _role, _name in STAFF], field_name="username"
+    )
+    for username, status, capacity in AGENT_STATES:
+        TeamMember.objects.get_or_create(organization=org, team=team, user=users[username])
+        AgentState.objects.get_or_create(
+            organization=org,
+            user=users[username],
+            defaults={"status": status, "capacity": capacity},
         )
     token = None
     if not ApiToken.objects.filter(organization=org, name="demo").exists():

@@ -30,6 +30,28 @@ def test_seeding_is_idempotent_and_creates_the_matrix_and_staff(db):
     assert first.org.memberships.filter(role="lead").count() == 1
 
 
+def test_the_demo_brand_serves_with_sla_policies_and_a_team_that_assigns(
+    db, django_capture_on_commit_callbacks
+):
+    from canyu.inbox.models import Conversation
+    from canyu.routing.models import AgentState, Team
+    from canyu.sla.models import SlaClock, SlaPolicy
+    from canyu.testing import event, ingest
+
+    org = seed_demo().org
+    seed_demo()
+    assert SlaPolicy.objects.filter(organization=org).count() >= 3
+    team = Team.objects.get(organization=org)
+    assert team.members.count() == 4 and team.overflow_after_seconds
+    assert AgentState.objects.filter(organization=org, status="online").count() == 3
+    with django_capture_on_commit_callbacks(execute=True):  # listeners run after commit
+        ingest(org, [event(channel="weibo-official", kind="mention", id="d1", text="手机黑屏了")])
+    conversation = Conversation.objects.get(organization=org)
+    assert conversation.assignee is not None  # given to an online agent on arrival
+    assert conversation.assignee.username in {"agent1", "agent2", "agent3"}
+    assert SlaClock.objects.filter(conversation=conversation).exists()  # Weibo: 15 minutes
+
+
 def test_every_replayed_item_is_a_valid_event_and_some_are_follow_ups(db):
     org = seed_demo().org
     channels = channel_map(org)

@@ -254,10 +254,15 @@ def idf_table() -> tuple[dict[str, float], float]:
 
 def is_candidate(token: str, user_words: dict[str, int] | None = None) -> bool:
     """Whether a token may be a keyword."""
-    low = token.lower()
-    if user_words and low in user_words:
+    if user_words and token.lower() in user_words:
         return True
-    if len(token) < 2 or low in STOP_WORDS or _NUMBER.match(token):
+    return _plain_candidate(token)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain_candidate(token: str) -> bool:
+    # Tokens repeat across a batch's texts: decided once per process (on the hot path).
+    if len(token) < 2 or token.lower() in STOP_WORDS or _NUMBER.match(token):
         return False
     return _WORDISH.match(token) is not None and (_CJK.search(token) is not None or len(token) >= 2)
 

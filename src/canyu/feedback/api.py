@@ -43,17 +43,23 @@ class CsatOut(Schema):
 
 @router.post(
     "/{conversation_id}/csat",
-    response={200: CsatOut, 201: CsatOut, 400: ErrorOut, 404: ErrorOut},
+    response={200: CsatOut, 201: CsatOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Record a CSAT rating",
     description=(
         "Records the fan's rating (1-5, optional comment) of the conversation's latest "
         "resolution cycle, linked to the agent who resolved it. One rating per cycle: "
         "posting again (a webhook's retry, a corrected score) replaces it and answers 200; "
-        "the first answers 201. The rating counts in the reports' CSAT.\n\n" + ERRORS_DESCRIPTION
+        "the first answers 201. The rating counts in the reports' CSAT. Only the "
+        "organisation's machine tokens may post (the fan's rating arrives from another "
+        "system); a staff session is refused with 403, and a rating the fan gave in the "
+        "conversation itself is never replaced (400).\n\n" + ERRORS_DESCRIPTION
     ),
 )
 def post_csat(request: HttpRequest, conversation_id: int, payload: CsatIn) -> Status:
     org: Organization = request.org  # type: ignore[attr-defined]
+    if getattr(request, "api_user", None) is not None:
+        # A staff member must not rate (their own) service: ratings come from the fan.
+        raise HttpError(403, "CSAT ratings are recorded with the organisation's API token")
     conversation = Conversation.objects.filter(organization=org, pk=conversation_id).first()
     if conversation is None:
         raise HttpError(404, "no such conversation")

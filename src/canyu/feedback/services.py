@@ -235,8 +235,10 @@ class Rating:
 _CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 # A number first, then the end, a space, punctuation or 分/星/stars; the rest is the comment.
 _NUMBER = re.compile(
-    r"^(?P<n>\d+)\s*(?:分|星|颗星|stars?|points?|/\s*5)?(?=$|[\s,，.。!！:：;；、~～\-—])"
-    r"[\s,，.。!！:：;；、~～\-—]*(?P<rest>.*)$",
+    # At most three digits, and no decimal or list number ("2.5寸屏幕", "1、充电器…"):
+    # a fan's new message that starts with a number is not a rating.
+    r"^(?P<n>\d{1,3})(?![\d、]|[.．](?!\s*$))\s*(?:分|星|颗星|stars?|points?|/\s*5)?"
+    r"(?=$|[\s,，.。!！:：;；~～\-—])[\s,，.。!！:：;；~～\-—]*(?P<rest>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 _CHINESE = re.compile(
@@ -453,6 +455,10 @@ def record_rating(
             "created_at": now,
         },
     )
+    if not created and response.source == ResponseSource.MESSAGE:
+        raise ValidationError(
+            {"score": "the fan already rated this cycle in the conversation; that answer is kept"}
+        )
     if not created:
         response.score = score
         response.comment = comment

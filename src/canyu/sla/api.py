@@ -163,6 +163,9 @@ def get_response_times(request: HttpRequest, filters: Query[ResponseTimeFilters]
     org = _org(request)
     until = _aware(filters.until, org.time_zone) or timezone.now()
     since = _aware(filters.since, org.time_zone) or until - DEFAULT_PERIOD
+    for name, value in (("since", since), ("until", until)):
+        if not 2000 <= value.year <= 2999:
+            raise ValidationError({name: "must be a time in the years 2000-2999"})
     if since >= until:
         raise ValidationError({"since": "must be before until"})
     if until - since > MAX_PERIOD:

@@ -61,6 +61,10 @@ class ReportForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         since, until = data.get("since"), data.get("until")
+        for name, value in (("since", since), ("until", until)):
+            if value and not (2000 <= value.year <= 2999):
+                self.add_error(name, _("Choose a date between 2000 and 2999."))
+                return data
         if since and until:
             if until < since:
                 self.add_error("until", _("The end is before the start."))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import xml.etree.ElementTree as StdET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,10 +35,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from canyu.connectors.models import Channel, PlatformEvent
+from canyu.connectors.webhook.inbound import record_receipt
 from canyu.core.db import insert_ignore_returning
 from canyu.inbox.intake import submit
 from canyu.inbox.models import IntakeItem
 from canyu.inbox.tasks import schedule_processing
+
+logger = logging.getLogger("canyu.connectors.wechat")
 
 if TYPE_CHECKING:
     from canyu.inbox.validation import EventError
@@ -279,15 +283,30 @@ def _in_intake(channel: Channel, platform_id: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def store(channel: Channel, push: WechatPush, *, now: dt.datetime | None = None) -> Stored:
+def store(
+    channel: Channel,
+    push: WechatPush,
+    *,
+    now: dt.datetime | None = None,
+    replay_key: str | None = None,
+) -> Stored:
     """Store the push durably, once: a message in the intake (processed later by the
     worker), anything else in the journal. Returns whether it was a duplicate, or the
-    reason the intake refused the message (then nothing is stored)."""
+    reason the intake refused the message (then nothing is stored).
+
+    ``replay_key`` (a signed request's timestamp and nonce) is taken once, in the same
+    transaction: a second request with it stores nothing. A retry of a push already in
+    the intake is answered by a plain read first, without any write.
+    """
     org = channel.organization
     item = normalise(push, channel.slug)
+    what = "message" if item is not None else "event"
     if item is not None and _in_intake(channel, str(item.get("id") or "")):
         return Stored("message", duplicate=True)
     with transaction.atomic():
+        if replay_key and not record_receipt(channel, replay_key, now or timezone.now()):
+            logger.info("wechat push on %s: request %s seen before, ignored", channel, replay_key)
+            return Stored(what, duplicate=True)
         if item is not None:
             result = submit(
                 org,

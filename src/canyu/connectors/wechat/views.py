@@ -180,7 +180,13 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> HttpRespo
     except (inbound.PushError, crypto.CryptoError) as exc:
         return _refuse(request, where, 400, str(exc))
 
-    stored = inbound.store(channel, push)
+    # The plain signature covers the query, not the body: a leaked signed query could
+    # carry any body within the replay window, so each one is taken once (safe mode's
+    # msg_signature covers the body, and MsgId already de-duplicates its replays).
+    replay_key = (
+        None if conf.safe_mode else f"wechat:{request.GET['timestamp']}:{request.GET['nonce']}"
+    )
+    stored = inbound.store(channel, push, replay_key=replay_key)
     if stored.rejected is not None:
         error = stored.rejected
         return _refuse(

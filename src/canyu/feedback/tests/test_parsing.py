@@ -21,6 +21,8 @@ from canyu.feedback.services import Rating, parse_rating
         ("两分 差评", Rating(2, "差评")),
         ("⭐⭐⭐⭐", Rating(4, "")),
         ("2\n客服态度不好", Rating(2, "客服态度不好")),
+        ("5.", Rating(5, "")),
+        ("5。谢谢", Rating(5, "谢谢")),
     ],
 )
 def test_ratings_are_recognised_with_their_comment(text, expected):
@@ -43,6 +45,12 @@ def test_ratings_are_recognised_with_their_comment(text, expected):
         "13800138000",
         "2026年11月20日买的",
         "五个人都说不好",
+        # A fan's new message that starts with a number is a question, not a rating.
+        "2.5寸屏幕又裂了",
+        "1.5kg 的包裹丢了",
+        "1、充电器又坏了",
+        "3. 还是连不上",
+        "9" * 5000,  # never reaches int() (its digit limit would raise)
     ],
 )
 def test_anything_else_is_not_a_rating(text):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -315,3 +316,33 @@ def test_another_organisations_conversation_cannot_be_rated(answered, api, other
     )
     assert answer.status_code == 404
     assert not CsatResponse.objects.exists()
+
+
+def test_staff_sessions_cannot_rate_and_the_fans_own_answer_is_kept(org, answered, api, client):
+    from django.contrib.auth import get_user_model
+
+    agent = get_user_model().objects.filter(memberships__organization=org).first()
+    client.force_login(agent)
+    by_staff = client.post(
+        f"/api/v1/conversations/{answered.pk}/csat",
+        data=json.dumps({"score": 5}),
+        content_type="application/json",
+    )
+    assert by_staff.status_code == 403
+    assert "API token" in by_staff.content.decode()  # refused for its role, not for CSRF
+    assert not CsatResponse.objects.exists()
+
+    CsatResponse.objects.create(
+        organization=org,
+        conversation=answered,
+        cycle=answered.reopen_count + 1,
+        channel_id=answered.channel_id,
+        score=2,
+        comment="太慢",
+        source="message",
+        answered_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+    replaced = api("post", f"/api/v1/conversations/{answered.pk}/csat", json={"score": 5})
+    assert replaced.status_code == 400
+    assert list(CsatResponse.objects.values_list("score", "source")) == [(2, "message")]

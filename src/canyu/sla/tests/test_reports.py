@@ -113,6 +113,12 @@ def test_a_period_that_ends_before_it_starts_is_refused(report):
     assert "since" in answer_.json()["errors"]
 
 
+def test_a_period_beyond_the_calendar_is_refused_not_a_crash(report):
+    answer_ = report(until="9999-12-31T23:00:00+00:00", period="week")
+    assert answer_.status_code == 400
+    assert "until" in answer_.json()["errors"]
+
+
 def test_an_unknown_grouping_is_refused(report):
     assert report(group_by="weather").status_code == 400
 

@@ -310,3 +310,18 @@ def test_channels_of_two_brands_with_one_slug_stay_apart(push, wechat, other_org
         content_type="text/xml",
     )
     assert response.status_code == 403
+
+
+def test_a_replayed_signed_query_cannot_carry_a_new_body(push, wechat):
+    """Plain mode's signature covers timestamp and nonce, not the body: each signed query
+    is taken once, so a leaked one cannot post forged messages."""
+    now = str(int(time.time()))
+    first = push(text_push(content="真的", msg_id="501"), timestamp=now, nonce="n-1")
+    forged = push(text_push(content="伪造", msg_id="502"), timestamp=now, nonce="n-1")
+    assert (first.status_code, forged.status_code) == (200, 200)  # WeChat needs no detail
+    assert list(
+        IntakeItem.objects.filter(channel=wechat).values_list("platform_id", flat=True)
+    ) == ["501"]
+    again = push(text_push(content="新的", msg_id="503"), timestamp=now, nonce="n-2")
+    assert again.status_code == 200
+    assert IntakeItem.objects.filter(channel=wechat, platform_id="503").exists()

@@ -202,7 +202,7 @@ class Mailbox:
                 )
         missing = [u for u in uids if u not in mails]
         if missing:
-            logger.warning("IMAP returned no body for UIDs %s; they are skipped", missing[:20])
+            logger.warning("IMAP returned no body for UIDs %s; asked again next poll", missing[:20])
         return [mails[u] for u in uids if u in mails]
 
 
@@ -290,6 +290,37 @@ def poll(
     return result
 
 
+# Polls in a row a UID may come back without its body before it is given up.
+MISSING_TRIES = 3
+
+
+def _hold_missing(
+    channel: Channel, missing: list[int], tries: dict[str, int]
+) -> tuple[list[int], dict[str, int]]:
+    """Which of the UIDs the server sent no body for the cursor must wait below.
+
+    A server may leave a mail out of one FETCH answer (busy, a partial reply): moving the
+    cursor past it would lose the mail. Each is tried again on the next polls, up to
+    :data:`MISSING_TRIES` times, then given up (logged) so that one mail the server never
+    returns cannot stop the mailbox. Returns the held UIDs and the counts to keep.
+    """
+    held: list[int] = []
+    kept: dict[str, int] = {}
+    for uid in missing:
+        count = int(tries.get(str(uid), 0)) + 1
+        if count < MISSING_TRIES:
+            held.append(uid)
+            kept[str(uid)] = count
+        else:
+            logger.error(
+                "channel %s: IMAP sent no body for UID %s in %d polls; it is skipped",
+                channel.slug,
+                uid,
+                count,
+            )
+    return held, kept
+
+
 def _poll(
     channel: Channel, config: MailConfig, batch_size: int, max_bytes: int, now: dt.datetime
 ) -> PollResult:
@@ -316,19 +347,28 @@ def _poll(
             chunk = uids[start : start + batch_size]
             mails = box.fetch(chunk, max_bytes=max_bytes)
             prepared = inbound.prepare(channel, config, mails, now)
+            got = {mail.uid for mail in mails}
+            missing = [uid for uid in chunk if uid not in got]
             with transaction.atomic(), locked_state(channel, key) as row:
                 submitted = inbound.submit_prepared(channel, prepared)
                 stored = row.value if isinstance(row.value, dict) else {}
-                highest = max(chunk)
-                if stored.get("uidvalidity") == uidvalidity:
+                same = stored.get("uidvalidity") == uidvalidity
+                tries = dict(stored.get("missing") or {}) if same else {}
+                held, tries = _hold_missing(channel, missing, tries)
+                highest = min(held) - 1 if held else max(chunk)
+                if same:
                     highest = max(highest, int(stored.get("last_uid") or 0))
                 row.value = {"uidvalidity": uidvalidity, "last_uid": highest}
+                if tries:
+                    row.value["missing"] = tries
                 row.save(update_fields=["value", "updated_at"])
             result.fetched += len(mails)
             result.accepted += submitted.accepted
             result.duplicates += submitted.duplicates
             result.rejected += len(submitted.rejected)
             result.skipped += len(prepared.skipped)
+            if held:
+                break  # the cursor waits below a mail the server did not send; next poll
         if not uids and not cursor:
             # An empty mailbox: remember its UIDVALIDITY so a later change is noticed.
             with locked_state(channel, key) as row:

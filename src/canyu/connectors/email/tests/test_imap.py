@@ -127,6 +127,60 @@ def test_a_lost_cursor_only_costs_a_refetch(
     assert Message.objects.filter(channel=imap_channel).count() == 2
 
 
+def test_a_mail_the_server_left_out_is_fetched_on_a_later_poll_not_lost(
+    org: Organization,
+    imap_channel: Channel,
+    dovecot: Dovecot,
+    mailbox_user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("gbk_subject.eml", "utf8_subject.eml", "attachments.eml"):
+        dovecot.append(mailbox_user, eml(name))
+    real_fetch = imap.Mailbox.fetch
+    dropped: list[int] = []
+
+    def fetch_without_the_second(self: Any, uids: list[int], **kwargs: Any) -> Any:
+        mails = real_fetch(self, uids, **kwargs)
+        dropped.append(sorted(uids)[1])
+        return [m for m in mails if m.uid != dropped[-1]]  # a partial FETCH answer
+
+    monkeypatch.setattr(imap.Mailbox, "fetch", fetch_without_the_second)
+    first = imap.poll(imap_channel)
+    assert first.fetched == 2
+    assert cursor(imap_channel)["last_uid"] == dropped[0] - 1  # not past the missing mail
+
+    monkeypatch.setattr(imap.Mailbox, "fetch", real_fetch)
+    second = imap.poll(imap_channel)
+    assert (second.accepted, second.duplicates) == (1, 1)  # the missing one, then a repeat
+    after = cursor(imap_channel)
+    assert after["last_uid"] == 3 and "missing" not in after
+    process_pending(org.pk)
+    assert Message.objects.filter(channel=imap_channel).count() == 3
+
+
+def test_a_mail_the_server_never_sends_is_given_up_after_a_few_polls(
+    imap_channel: Channel,
+    dovecot: Dovecot,
+    mailbox_user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dovecot.append(mailbox_user, eml("gbk_subject.eml"))
+    dovecot.append(mailbox_user, eml("utf8_subject.eml"))
+    real_fetch = imap.Mailbox.fetch
+    monkeypatch.setattr(
+        imap.Mailbox,
+        "fetch",
+        lambda self, uids, **kw: [m for m in real_fetch(self, uids, **kw) if m.uid != max(uids)],
+    )
+    for _ in range(imap.MISSING_TRIES - 1):
+        imap.poll(imap_channel)
+        assert "missing" in cursor(imap_channel)  # held, counted
+    imap.poll(imap_channel)
+    state = cursor(imap_channel)
+    assert "missing" not in state  # given up: the mailbox moves on
+    assert state["last_uid"] >= 2
+
+
 def test_a_second_poll_while_one_runs_leaves_at_once(
     imap_channel: Channel, dovecot: Dovecot, mailbox_user: str
 ) -> None:

@@ -21,6 +21,7 @@ def insert_ignore_returning(
     conflict: Sequence[str],
     returning: Sequence[str],
     casts: dict[str, str] | None = None,
+    pg_types: Sequence[str] | None = None,
 ) -> list[tuple[Any, ...]]:
     """INSERT rows, skipping those that conflict on ``conflict``; return the inserted rows.
 
@@ -28,10 +29,26 @@ def insert_ignore_returning(
     concurrent requests can never both count the same item as new. An empty ``conflict``
     skips rows that break any unique constraint.
     ``casts`` maps a column to a PostgreSQL type cast for its placeholder (e.g. jsonb).
+    ``pg_types`` (one PostgreSQL type per column): on PostgreSQL the rows travel as one
+    array per column (``INSERT … SELECT FROM unnest(…)``), one statement however many,
+    instead of a ``VALUES`` list whose thousands of parameters Django's client-side
+    binding scans and quotes in Python.
     """
+    if pg_types is not None and len(pg_types) != len(columns):
+        raise ValueError("pg_types needs one type per column")
     if not rows:
         return []
     qn = connection.ops.quote_name
+    names = ", ".join(qn(c) for c in columns)
+    target = f" ({', '.join(qn(c) for c in conflict)})" if conflict else ""
+    tail = f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(qn(c) for c in returning)}"
+    if pg_types is not None and connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
+        # Identifiers are quoted model names; every value is a bound parameter.
+        sql = f"INSERT INTO {qn(table)} ({names}) SELECT * FROM unnest({arrays})" + tail  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return [tuple(r) for r in cursor.fetchall()]
     vendor_casts = casts if connection.vendor == "postgresql" else {}
     placeholder = (
         "("
@@ -47,12 +64,8 @@ def insert_ignore_returning(
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             # Identifiers are quoted model names; every value is a bound parameter.
-            head = f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES "  # noqa: S608
-            target = f" ({', '.join(qn(c) for c in conflict)})" if conflict else ""
-            tail = (
-                f" ON CONFLICT{target} DO NOTHING RETURNING {', '.join(qn(c) for c in returning)}"
-            )
-            sql = head + ", ".join([placeholder] * len(chunk)) + tail
+            sql = f"INSERT INTO {qn(table)} ({names}) VALUES "  # noqa: S608
+            sql += ", ".join([placeholder] * len(chunk)) + tail
             params = [value for row in chunk for value in row]
             cursor.execute(sql, params)
             out.extend(tuple(r) for r in cursor.fetchall())

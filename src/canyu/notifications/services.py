@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from canyu.accounts.models import Organization
@@ -128,27 +128,16 @@ def notify_many(
 def _insert(rows: list[list[object]]) -> list[tuple[int, str]]:
     """INSERT the rows, skipping those whose ``(recipient, key)`` exists; (id, e-mail status)
     of those inserted. One statement: on PostgreSQL the rows travel as one array per
-    column (``unnest``), not as a ``VALUES`` list of thousands of parameters, which
-    Django's client-side binding would scan and quote in Python."""
-    if connection.vendor != "postgresql":
-        return insert_ignore_returning(  # type: ignore[return-value]
-            Notification._meta.db_table,
-            _COLUMNS,
-            rows,
-            conflict=(),
-            returning=["id", "email_status"],
-        )
-    qn = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
-    # Identifiers are the model's; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {qn(Notification._meta.db_table)} ({', '.join(qn(c) for c in _COLUMNS)})"  # noqa: S608
-        f" SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
-        f" RETURNING {qn('id')}, {qn('email_status')}"
+    column (``unnest``)."""
+    inserted = insert_ignore_returning(
+        Notification._meta.db_table,
+        _COLUMNS,
+        rows,
+        conflict=(),
+        returning=["id", "email_status"],
+        pg_types=_PG_TYPES,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
-        return [(int(pk), status) for pk, status in cursor.fetchall()]
+    return [(int(pk), status) for pk, status in inserted]
 
 
 def notify(

@@ -17,8 +17,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
-
 from canyu.core import events as ev
 from canyu.core.db import datetime_adapter, insert_ignore_returning
 from canyu.sla.models import EventKind, SlaEvent
@@ -70,28 +68,6 @@ def _insert(
     org_id: int, kind: str, clocks: Sequence[dict[str, Any]], now: dt.datetime
 ) -> list[int]:
     """Insert the events not recorded yet; the clock ids of those inserted."""
-    if connection.vendor == "postgresql":
-        qn = connection.ops.quote_name
-        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES)
-        # Identifiers are the model's; every value is a bound parameter.
-        sql = (
-            f"INSERT INTO {qn(SlaEvent._meta.db_table)} ({', '.join(qn(c) for c in _COLUMNS)})"  # noqa: S608
-            f" SELECT * FROM unnest({arrays})"
-            f" ON CONFLICT ({qn('clock_id')}, {qn('kind')}) DO NOTHING RETURNING {qn('clock_id')}"
-        )
-        params = [
-            [org_id] * len(clocks),
-            [c["clock_id"] for c in clocks],
-            [c["conversation_id"] for c in clocks],
-            [kind] * len(clocks),
-            [str(c["target"]) for c in clocks],
-            [c["cycle"] for c in clocks],
-            [c["due_at"] for c in clocks],
-            [now] * len(clocks),
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
     adapt = datetime_adapter()  # once per batch, not per value
     stamp = adapt(now)
     rows = [
@@ -100,7 +76,7 @@ def _insert(
             c["clock_id"],
             c["conversation_id"],
             kind,
-            c["target"],
+            str(c["target"]),
             c["cycle"],
             adapt(c["due_at"]),
             stamp,
@@ -115,5 +91,6 @@ def _insert(
             rows,
             conflict=["clock_id", "kind"],
             returning=["clock_id"],
+            pg_types=_PG_TYPES,
         )
     ]

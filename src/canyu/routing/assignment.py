@@ -19,6 +19,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -137,9 +138,38 @@ def _order(strategy: str, members: list[TeamMember], loads: dict[int, int]) -> l
 GIVEN, FULL, TAKEN = "given", "full", "taken"
 
 
-def _give(org_id: int, conversation_id: int, member: TeamMember, now: dt.datetime) -> str:
+@dataclass(frozen=True)
+class HandOver:
+    """What :func:`hand_over` did: ``outcome`` GIVEN, FULL or TAKEN, and what it saw of the
+    member under their lock: ``capacity`` (0 when no longer online) and ``load`` (their
+    open conversations before this one; None when not counted)."""
+
+    outcome: str
+    capacity: int
+    load: int | None
+
+
+def hand_over(
+    org_id: int,
+    conversation_id: int,
+    member: TeamMember,
+    now: dt.datetime,
+    *,
+    previous: int | None = None,
+    statuses: tuple[str, ...] = (Status.OPEN,),
+    via: str = "routing",
+    detail: dict[str, Any] | None = None,
+) -> HandOver:
     """Hand one conversation to one member, or say why not: FULL (member at capacity or no
-    longer online) or TAKEN (conversation assigned or closed meanwhile)."""
+    longer online) or TAKEN (its owner is no longer ``previous``, or its status not one of
+    ``statuses``, meanwhile).
+
+    The protocol every assigner follows: the member's state row is the lock of their load,
+    the load is counted under it (a second assigner waits for our commit, then sees it),
+    and the conversation changes hands by a conditional update, so of two assigners one
+    wins. Routing gives unassigned open conversations; escalation moves them on from
+    ``previous``.
+    """
     with transaction.atomic():
         state = (
             AgentState.objects.select_for_update()
@@ -147,18 +177,18 @@ def _give(org_id: int, conversation_id: int, member: TeamMember, now: dt.datetim
             .first()
         )
         if state is None:
-            return FULL
-        # Counted under the lock: a second assigner waits for our commit, then sees it.
-        if load_of(org_id, [member.user_id]).get(member.user_id, 0) >= state.capacity:
-            return FULL
+            return HandOver(FULL, 0, None)
+        load = load_of(org_id, [member.user_id]).get(member.user_id, 0)
+        if load >= state.capacity:
+            return HandOver(FULL, state.capacity, load)
         won = Conversation.objects.filter(
             pk=conversation_id,
             organization_id=org_id,
-            assignee__isnull=True,
-            status=Status.OPEN,
+            assignee_id=previous,
+            status__in=statuses,
         ).update(assignee_id=member.user_id, updated_at=now)
         if not won:
-            return TAKEN
+            return HandOver(TAKEN, state.capacity, load)
         TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=now)
         Activity.objects.create(
             organization_id=org_id,
@@ -167,9 +197,10 @@ def _give(org_id: int, conversation_id: int, member: TeamMember, now: dt.datetim
             action="assign",
             detail={
                 "assignee_id": member.user_id,
-                "previous": None,
-                "via": "routing",
+                "previous": previous,
+                "via": via,
                 "team_id": member.team_id,
+                **(detail or {}),
             },
             created_at=now,
         )
@@ -180,12 +211,12 @@ def _give(org_id: int, conversation_id: int, member: TeamMember, now: dt.datetim
                     "organization_id": org_id,
                     "conversation_id": conversation_id,
                     "assignee_id": member.user_id,
-                    "previous": None,
-                    "via": "routing",
+                    "previous": previous,
+                    "via": via,
                 }
             ],
         )
-        return GIVEN
+        return HandOver(GIVEN, state.capacity, load)
 
 
 def route(org_id: int, conversation_ids: Iterable[int] | None = None) -> list[tuple[int, int]]:
@@ -241,7 +272,7 @@ def route(org_id: int, conversation_ids: Iterable[int] | None = None) -> list[tu
         ]
         for member in _order(team.strategy, eligible, loads):
             now = timezone.now()
-            outcome = _give(org_id, facts.id, member, now)
+            outcome = hand_over(org_id, facts.id, member, now).outcome
             if outcome == GIVEN:
                 loads[member.user_id] = loads.get(member.user_id, 0) + 1
                 member.last_assigned_at = now

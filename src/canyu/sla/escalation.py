@@ -67,11 +67,19 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from canyu.accounts.models import Membership, Organization, Profile, Role
-from canyu.core import events as ev
-from canyu.inbox.models import Activity, Conversation, Status
+from canyu.inbox.models import Conversation, Status
 from canyu.notifications.models import Kind
 from canyu.notifications.services import NewNotification, notify_many
-from canyu.routing.assignment import Facts, active_teams, conversation_facts, load_of, team_for
+from canyu.routing.assignment import (
+    FULL,
+    TAKEN,
+    Facts,
+    active_teams,
+    conversation_facts,
+    hand_over,
+    load_of,
+    team_for,
+)
 from canyu.routing.models import AgentState, AgentStatus, PoolReason, Team, TeamMember
 from canyu.routing.overflow import enter_pool
 from canyu.sla.models import (
@@ -389,72 +397,37 @@ class _Handover:
             key=lambda m: (self.loads.get(m.user_id, 0), m.last_assigned_at or _EPOCH, m.pk),
         )
         for member in candidates:
-            outcome = self._try(event, team, member, previous)
+            outcome = self._try(event, member, previous)
             if outcome is not False:
                 return outcome
         return None
 
-    def _try(
-        self, event: _Event, team: Team, member: TeamMember, previous: int | None
-    ) -> int | bool | None:
+    def _try(self, event: _Event, member: TeamMember, previous: int | None) -> int | bool | None:
         """One hand-over under the member's lock: their id, None (the conversation's
         owner changed meanwhile: leave it), or False (the member is full after all)."""
-        org_id, now = self.org_id, self.now
-        with transaction.atomic():
-            # Routing's protocol: the member's state row is the lock of their load.
-            state = (
-                AgentState.objects.select_for_update()
-                .filter(organization_id=org_id, user_id=member.user_id, status=AgentStatus.ONLINE)
-                .first()
-            )
-            if state is None:
-                self.capacity[member.user_id] = 0
-                return False
-            load = load_of(org_id, [member.user_id]).get(member.user_id, 0)
-            self.loads[member.user_id] = load
-            self.capacity[member.user_id] = state.capacity
-            if load >= state.capacity:
-                return False
-            won = (
-                Conversation.objects.filter(
-                    pk=event.conversation_id, organization_id=org_id, assignee_id=previous
-                )
-                .exclude(status=Status.RESOLVED)
-                .update(assignee_id=member.user_id, updated_at=now)
-            )
-            if not won:  # someone else changed its owner meanwhile: theirs to handle
-                return None
-            TeamMember.objects.filter(pk=member.pk).update(last_assigned_at=now)
-            Activity.objects.create(
-                organization_id=org_id,
-                conversation_id=event.conversation_id,
-                actor=None,
-                action="assign",
-                detail={
-                    "assignee_id": member.user_id,
-                    "previous": previous,
-                    "via": "escalation",
-                    "team_id": team.pk,
-                    "sla_event_id": event.id,
-                },
-                created_at=now,
-            )
-            ev.publish(
-                ev.CONVERSATION_ASSIGNED,
-                [
-                    {
-                        "organization_id": org_id,
-                        "conversation_id": event.conversation_id,
-                        "assignee_id": member.user_id,
-                        "previous": previous,
-                        "via": "escalation",
-                    }
-                ],
-            )
+        result = hand_over(
+            self.org_id,
+            event.conversation_id,
+            member,
+            self.now,
+            previous=previous,
+            statuses=(Status.OPEN, Status.PENDING),
+            via="escalation",
+            detail={"sla_event_id": event.id},
+        )
+        self.capacity[member.user_id] = result.capacity
+        if result.load is None:  # no longer online
+            return False
+        load = result.load
+        self.loads[member.user_id] = load
+        if result.outcome == FULL:
+            return False
+        if result.outcome == TAKEN:  # someone else changed its owner meanwhile: theirs
+            return None
         self.loads[member.user_id] = load + 1
         if previous is not None and self.loads.get(previous):
             self.loads[previous] -= 1  # freed a slot of the previous assignee
-        member.last_assigned_at = now
+        member.last_assigned_at = self.now
         return member.user_id
 
 

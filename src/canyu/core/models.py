@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class OrgScoped(models.Model):
@@ -14,6 +15,38 @@ class OrgScoped(models.Model):
 
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    class Meta:
+        abstract = True
+
+
+class MatchConditions(models.Model):
+    """The conditions SLA policies and routing teams are chosen by (see
+    :func:`conditions_hold`): JSON lists, each empty list matching anything."""
+
+    channels = models.JSONField(
+        _("channels"), default=list, blank=True, help_text=_("channel slugs; [] means any")
+    )
+    platforms = models.JSONField(
+        _("platforms"), default=list, blank=True, help_text=_('e.g. ["weibo"]; [] means any')
+    )
+    tags = models.JSONField(
+        _("tags"), default=list, blank=True, help_text=_("any of these tags; [] means any")
+    )
+    intents = models.JSONField(
+        _("intents"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'intent of the latest inbound item, e.g. ["complaint", "after_sales"]; [] means any'
+        ),
+    )
+    keywords = models.JSONField(
+        _("keywords"),
+        default=list,
+        blank=True,
+        help_text=_("any of these among the latest inbound item's keywords; [] means any"),
     )
 
     class Meta:

@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from canyu.core.models import OrgScoped, conditions_hold, text_condition_errors
+from canyu.core.models import MatchConditions, OrgScoped, conditions_hold, text_condition_errors
 
 
 def check_name_lists(instance: Any, names: tuple[str, ...]) -> None:
@@ -43,35 +43,12 @@ class Strategy(models.TextChoices):
     LEAST_LOADED = "least_loaded", _("least loaded")
 
 
-class Team(OrgScoped):
+class Team(OrgScoped, MatchConditions):
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(
         _("position"), default=100, help_text=_("Lower first: the first matching team routes.")
     )
     is_active = models.BooleanField(_("active"), default=True)
-    channels = models.JSONField(
-        _("channels"), default=list, blank=True, help_text=_("channel slugs; [] means any")
-    )
-    platforms = models.JSONField(
-        _("platforms"), default=list, blank=True, help_text=_('e.g. ["weibo"]; [] means any')
-    )
-    tags = models.JSONField(
-        _("tags"), default=list, blank=True, help_text=_("any of these tags; [] means any")
-    )
-    intents = models.JSONField(
-        _("intents"),
-        default=list,
-        blank=True,
-        help_text=_(
-            'intent of the latest inbound item, e.g. ["complaint", "after_sales"]; [] means any'
-        ),
-    )
-    keywords = models.JSONField(
-        _("keywords"),
-        default=list,
-        blank=True,
-        help_text=_("any of these among the latest inbound item's keywords; [] means any"),
-    )
     strategy = models.CharField(
         _("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.LEAST_LOADED
     )

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from canyu.accounts.models import validate_time_zone
-from canyu.core.models import OrgScoped, conditions_hold, text_condition_errors
+from canyu.core.models import MatchConditions, OrgScoped, conditions_hold, text_condition_errors
 from canyu.sla import calendar as cal
 
 EDITS_APPLY_TO_NEW_CLOCKS = _(
@@ -164,7 +164,7 @@ def _string_list(value: Any, field: str) -> list[str]:
     return value
 
 
-class SlaPolicy(OrgScoped):
+class SlaPolicy(OrgScoped, MatchConditions):
     """A promise for the conversations it matches; the first matching policy applies.
 
     Conditions are lists; an empty list matches anything. A conversation's ``kind`` is
@@ -179,34 +179,11 @@ class SlaPolicy(OrgScoped):
         _("position"), default=100, help_text=_("Lower first: the first matching policy applies.")
     )
     is_active = models.BooleanField(_("active"), default=True)
-    channels = models.JSONField(
-        _("channels"), default=list, blank=True, help_text=_("channel slugs; [] means any")
-    )
-    platforms = models.JSONField(
-        _("platforms"), default=list, blank=True, help_text=_('e.g. ["weibo"]; [] means any')
-    )
     kinds = models.JSONField(
         _("kinds"),
         default=list,
         blank=True,
         help_text=_('kind of the first inbound item, e.g. ["mention", "comment"]; [] means any'),
-    )
-    tags = models.JSONField(
-        _("tags"), default=list, blank=True, help_text=_("any of these tags; [] means any")
-    )
-    intents = models.JSONField(
-        _("intents"),
-        default=list,
-        blank=True,
-        help_text=_(
-            'intent of the latest inbound item, e.g. ["complaint", "after_sales"]; [] means any'
-        ),
-    )
-    keywords = models.JSONField(
-        _("keywords"),
-        default=list,
-        blank=True,
-        help_text=_("any of these among the latest inbound item's keywords; [] means any"),
     )
     priorities = models.JSONField(
         _("priorities"),

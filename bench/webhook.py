@@ -159,8 +159,11 @@ def build_items(count: int, rng: random.Random) -> tuple[list[dict[str, Any]], d
     return items, counts
 
 
-def sign(fields: dict[str, Any], mode: str, rng: random.Random, now: str) -> tuple[str, str]:
-    """One push as WeChat sends it: ``(path with signed query, body)``."""
+def sign(
+    fields: dict[str, Any], mode: str, rng: random.Random, now: str, address: str
+) -> tuple[str, str]:
+    """One push as WeChat sends it to the channel's ``address``: ``(path with signed
+    query, body)``."""
     nonce = str(rng.randrange(10**9, 10**10))
     query = f"timestamp={now}&nonce={nonce}&openid={fields['FromUserName']}"
     query += f"&signature={_signature(TOKEN, now, nonce)}"
@@ -169,15 +172,15 @@ def sign(fields: dict[str, Any], mode: str, rng: random.Random, now: str) -> tup
         encrypt = _seal(body.encode(), rng.randbytes(16))
         body = _xml({"ToUserName": BRAND, "Encrypt": encrypt})
         query += f"&encrypt_type=aes&msg_signature={_signature(TOKEN, now, nonce, encrypt)}"
-    return f"/hooks/wechat/{ORG}/{CHANNEL}?{query}", body
+    return f"{address}?{query}", body
 
 
 def build_requests(
-    items: list[dict[str, Any]], mode: str, rng: random.Random
+    items: list[dict[str, Any]], mode: str, rng: random.Random, address: str
 ) -> list[tuple[str, str]]:
     """Each push as ``(path with query, body)``, 4 times, interleaved as WeChat retries."""
     now = str(int(time.time()))
-    signed = [sign(fields, mode, rng, now) for fields in items]
+    signed = [sign(fields, mode, rng, now, address) for fields in items]
     # Positions in "request slots": item n's original at 4n; retries later, most spread
     # over 0.2-3 s of traffic at 500/s (100-1500 slots), one in five within 1-3 slots.
     slots: list[tuple[float, int]] = []
@@ -369,6 +372,7 @@ def _run(args: argparse.Namespace, db: Any, processes: list, workdir: Path) -> i
     from django.db import connection
 
     from canyu.accounts.services import create_organization
+    from canyu.connectors.hooks import hook_path
     from canyu.connectors.models import Channel, PlatformEvent
     from canyu.inbox.models import IntakeItem, Message
 
@@ -385,12 +389,14 @@ def _run(args: argparse.Namespace, db: Any, processes: list, workdir: Path) -> i
         config={"appid": APPID},
         credentials=credentials,
     )
+    address = hook_path(channel)  # /hooks/wechat/<key>, as WeChat is told
+    assert address is not None
     connection.close()
 
     rng = random.Random(args.seed)
     total = int(args.rate * args.duration) // 4
     items, counts = build_items(total, rng)
-    plan = build_requests(items, args.mode, rng)
+    plan = build_requests(items, args.mode, rng, address)
     plan_file = workdir / "plan.json"
     plan_file.write_text(json.dumps(plan), encoding="utf-8")
 
@@ -407,10 +413,10 @@ def _run(args: argparse.Namespace, db: Any, processes: list, workdir: Path) -> i
     if args.worker == "during":
         processes.append(subprocess.Popen(worker_cmd, env=env, cwd=ROOT))
     base = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{base}/hooks/wechat/{ORG}/{CHANNEL}")
+    wait_until_up(f"{base}{address}")
 
     if args.worker == "during":
-        _warm_up(base, org.pk, IntakeItem, args.mode)
+        _warm_up(base, address, org.pk, IntakeItem, args.mode)
 
     load_before = uptime()
     server_cpu = cpu_seconds(processes[0].pid)
@@ -522,7 +528,7 @@ def _run(args: argparse.Namespace, db: Any, processes: list, workdir: Path) -> i
     return 0 if ok else 1
 
 
-def _warm_up(base: str, org_id: int, intake: Any, mode: str) -> None:
+def _warm_up(base: str, address: str, org_id: int, intake: Any, mode: str) -> None:
     """A few pushes through the server and the worker before the clock starts.
 
     A fresh worker loads what its first batch needs (dictionaries, caches) inside that
@@ -542,7 +548,7 @@ def _warm_up(base: str, org_id: int, intake: Any, mode: str) -> None:
             "Content": "预热",
             "MsgId": 5_000_000_000_000_000_000 + n,
         }
-        path, body = sign(fields, mode, rng, now)
+        path, body = sign(fields, mode, rng, now, address)
         request = urllib.request.Request(  # noqa: S310 - loopback
             base + path, data=body.encode(), headers={"Content-Type": "text/xml"}
         )

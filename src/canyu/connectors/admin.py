@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from canyu.connectors import channel_settings
+from canyu.connectors import channel_settings, hooks
 from canyu.connectors.models import Channel, Platform
 
 FIELD_PREFIX = "credential__"
@@ -131,13 +131,18 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "platform", "role", "organization", "is_active"]
     list_filter = ["platform", "role", "organization", "is_active"]
     search_fields = ["slug", "name", "external_id"]
-    readonly_fields = ["secrets_set"]
+    readonly_fields = ["secrets_set", "push_address"]
 
     def get_form(
         self, request: HttpRequest, obj: Channel | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
         kwargs["form"] = channel_form(obj)
         return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description=_("push address"))
+    def push_address(self, obj: Channel) -> str:
+        path = hooks.hook_path(obj) if obj.pk else None
+        return path or "—"
 
     @admin.display(description=_("secrets set"))
     def secrets_set(self, obj: Channel) -> str:

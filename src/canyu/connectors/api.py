@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from canyu.accounts.models import Organization
-from canyu.connectors import channel_settings
+from canyu.connectors import channel_settings, hooks
 from canyu.connectors.models import Channel
 from canyu.inbox.schemas import ERRORS_DESCRIPTION, ErrorOut, Paging, UtcDateTime, use_error_answers
 
@@ -46,6 +46,10 @@ class ChannelOut(Schema):
     credentials_set: list[str] = Field(
         description="the names of the secrets that are set; their values are never shown"
     )
+    push_path: str | None = Field(
+        description="the address the platform pushes to (after the install's public "
+        "origin), e.g. /hooks/wechat/Xq3…; null for a platform that is polled"
+    )
 
     @staticmethod
     def resolve_config(obj: Channel) -> dict[str, Any]:
@@ -54,6 +58,10 @@ class ChannelOut(Schema):
     @staticmethod
     def resolve_credentials_set(obj: Channel) -> list[str]:
         return channel_settings.secrets_set(obj)
+
+    @staticmethod
+    def resolve_push_path(obj: Channel) -> str | None:
+        return hooks.hook_path(obj)
 
 
 class ChannelPage(Schema):

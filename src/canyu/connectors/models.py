@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from django.core.validators import validate_slug
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -31,10 +33,24 @@ class MatrixRole(models.TextChoices):
     MEDIA = "media", _("media")
 
 
+def new_hook_key() -> str:
+    """A new channel's address key: 16 URL-safe characters (96 random bits)."""
+    return secrets.token_urlsafe(12)
+
+
 class Channel(OrgScoped):
     """One account on one platform, e.g. the founder's Weibo or the support mailbox."""
 
     slug = models.SlugField(max_length=64, validators=[validate_slug])
+    # The channel's part of its push address, ``/hooks/<platform>/<hook_key>``: unique in
+    # the whole install, random, so the address names neither the brand nor the account.
+    hook_key = models.CharField(
+        max_length=32,
+        unique=True,
+        default=new_hook_key,
+        editable=False,
+        help_text=_("the channel's key in its push address /hooks/<platform>/<key>"),
+    )
     name = models.CharField(max_length=200, blank=True)
     platform = models.CharField(max_length=16, choices=Platform.choices)
     role = models.CharField(max_length=16, choices=MatrixRole.choices, default=MatrixRole.OFFICIAL)

@@ -83,7 +83,7 @@ def post_hook(client: Any, org: Organization, hook: Channel) -> Callable[..., An
         elif signed is not None:
             headers["X-Canyu-Signature"] = signed
         return client.post(
-            path or f"/hooks/webhook/{org.slug}/{hook.slug}",
+            path or f"/hooks/webhook/{hook.hook_key}",
             data=raw,
             content_type="application/json",
             headers=headers,

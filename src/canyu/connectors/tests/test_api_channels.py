@@ -29,8 +29,15 @@ def test_it_lists_the_organisations_channels_by_slug(api, org):
         "created_at": founder["created_at"],
         "config": {},
         "credentials_set": [],
+        "push_path": "/hooks/weibo/" + Channel.objects.get(pk=founder_pk(org)).hook_key,
     }
     assert founder["created_at"].endswith("Z")
+    mail = data["items"][0]
+    assert mail["platform"] == "email" and mail["push_path"] is None  # polled, not pushed
+
+
+def founder_pk(org):
+    return Channel.objects.get(organization=org, slug="weibo-founder").pk
 
 
 def test_it_filters_and_pages_channels(api, org):

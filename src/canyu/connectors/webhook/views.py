@@ -1,4 +1,4 @@
-"""``POST /hooks/webhook/<org>/<channel>``: verify, store durably, enqueue, answer.
+"""``POST /hooks/webhook/<key>``: verify, store durably, enqueue, answer.
 
 The answer comes after the items are committed to the intake table and before any of
 them is processed, so the sender learns quickly whether to retry, and a retry can never
@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from canyu.connectors.models import Channel, Platform
+from canyu.connectors import hooks
+from canyu.connectors.models import Platform
 from canyu.connectors.webhook import inbound
 from canyu.inbox.api_events import parse_items, read_body
 from canyu.inbox.intake import IntakeResult, submit
@@ -27,16 +28,13 @@ from canyu.inbox.tasks import schedule_processing
 logger = logging.getLogger("canyu.connectors.webhook")
 
 
-def _log_refusal(
-    request: HttpRequest, org_slug: str, channel_slug: str, status: int, reason: str
-) -> None:
+def _log_refusal(request: HttpRequest, where: str, status: int, reason: str) -> None:
     # The delivery id is the sender's, so it is quoted and cut short; the signature and
     # the secret are never logged.
     delivery = request.headers.get(inbound.DELIVERY_HEADER, "")[:80]
     logger.warning(
-        "webhook %s/%s refused with %d: %s (delivery %r, from %s)",
-        org_slug,
-        channel_slug,
+        "webhook %s refused with %d: %s (delivery %r, from %s)",
+        where,
         status,
         reason,
         delivery,
@@ -46,8 +44,7 @@ def _log_refusal(
 
 def _refuse(
     request: HttpRequest,
-    org_slug: str,
-    channel_slug: str,
+    where: str,
     status: int,
     reason: str,
     *,
@@ -55,26 +52,13 @@ def _refuse(
 ) -> JsonResponse:
     """Log why a post was refused and answer ``status``. ``answer`` replaces ``reason``
     in the body when the log may say more than the sender should learn."""
-    _log_refusal(request, org_slug, channel_slug, status, reason)
+    _log_refusal(request, where, status, reason)
     return JsonResponse({"detail": answer or reason}, status=status)
-
-
-def _find_channel(org_slug: str, channel_slug: str) -> Channel | None:
-    return (
-        Channel.objects.select_related("organization")
-        .filter(
-            organization__slug=org_slug,
-            slug=channel_slug,
-            platform=Platform.WEBHOOK,
-            is_active=True,
-        )
-        .first()
-    )
 
 
 @csrf_exempt
 @require_POST
-def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonResponse:
+def receive(request: HttpRequest, **route: str) -> JsonResponse:
     """Take one normalised event or ``{"events": [...]}`` for a webhook channel.
 
     Answers 404 for an unknown organisation or channel and for a channel that is not a
@@ -84,28 +68,27 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
     a corrected retry goes through); 200 ``{"duplicate": true}`` for a delivery id seen
     before (nothing is stored); otherwise 202 with the per-item result.
     """
-    channel = _find_channel(org_slug, channel_slug)
+    channel = hooks.find_channel(Platform.WEBHOOK, route)
     if channel is None:
         return _refuse(
             request,
-            org_slug,
-            channel_slug,
+            hooks.where(route),
             404,
-            "no active webhook channel by that name",
+            "no active webhook channel at that address",
             answer="no such webhook channel",
         )
+    where = hooks.where(route, channel)
 
     body, failure = read_body(request, inbound.MAX_BODY_BYTES)
     if failure is not None:
-        _log_refusal(request, org_slug, channel_slug, failure.status_code, _detail(failure))
+        _log_refusal(request, where, failure.status_code, _detail(failure))
         return failure
     assert body is not None
 
     if not (channel.secret or channel.previous_secret):
         return _refuse(
             request,
-            org_slug,
-            channel_slug,
+            where,
             401,
             "the channel has no secret configured, so no post can be verified",
             answer="signature does not match",
@@ -119,20 +102,18 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
             window=settings.WEBHOOK_REPLAY_WINDOW,
         )
     except inbound.SignatureError as exc:
-        return _refuse(request, org_slug, channel_slug, 401, str(exc))
+        return _refuse(request, where, 401, str(exc))
     if matched == 1:
-        logger.info(
-            "webhook %s/%s: sender still signs with the previous secret", org_slug, channel_slug
-        )
+        logger.info("webhook %s: sender still signs with the previous secret", where)
 
     try:
         delivery_id = inbound.check_delivery_id(request.headers.get(inbound.DELIVERY_HEADER))
     except ValueError as exc:
-        return _refuse(request, org_slug, channel_slug, 400, str(exc))
+        return _refuse(request, where, 400, str(exc))
 
     items, failure = parse_items(body)
     if failure is not None:
-        _log_refusal(request, org_slug, channel_slug, failure.status_code, _detail(failure))
+        _log_refusal(request, where, failure.status_code, _detail(failure))
         return failure
     assert items is not None
 
@@ -153,9 +134,8 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
 
     if result is None:
         logger.info(
-            "webhook %s/%s: delivery %r already received, ignored",
-            org_slug,
-            channel_slug,
+            "webhook %s: delivery %r already received, ignored",
+            where,
             delivery_id,
         )
         return JsonResponse(
@@ -173,8 +153,7 @@ def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> JsonRespo
         first = result.rejected[0]
         _log_refusal(
             request,
-            org_slug,
-            channel_slug,
+            where,
             400,
             f"all {len(result.rejected)} items rejected, first: item {first.index} "
             f"field {first.field!r}: {first.reason}",

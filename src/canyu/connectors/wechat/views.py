@@ -1,4 +1,4 @@
-"""``/hooks/wechat/<org>/<channel>``: the URL an Official Account's server push points at.
+"""``/hooks/wechat/<key>``: the URL an Official Account's server push points at.
 
 GET is WeChat's URL verification: a good ``signature`` is answered with ``echostr``
 (unchanged in safe mode too, spec §1.1). POST is a push: the signature is checked on
@@ -7,7 +7,8 @@ push stored durably (:func:`inbound.store`), and ``success`` answered — well i
 WeChat's 5-second deadline, because nothing else happens here; the worker threads the
 message later and agents answer through the customer-service API. Never a passive reply.
 
-Answers: 404 no such active WeChat channel; 403 missing or wrong signature, stale
+The channel is found by :func:`canyu.connectors.hooks.find_channel` (its key, or
+``<org>/<channel>``). Answers: 404 no such active WeChat channel; 403 missing or wrong signature, stale
 timestamp, or a channel without a token (the body says only "forbidden"; the log says
 why, never a secret or a signature); 503 the channel's own settings are unusable (no
 AppID or a malformed AES key in safe mode, undecryptable credentials); 413 body over :data:`MAX_BODY_BYTES`; 400 a body that
@@ -21,13 +22,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from canyu.connectors.models import Channel, Platform
+from canyu.connectors import hooks
+from canyu.connectors.models import Platform
 from canyu.connectors.wechat import crypto, inbound
 from canyu.connectors.wechat.config import WechatSettings, channel_settings
 from canyu.core.secrets import CredentialsError
@@ -37,44 +37,6 @@ logger = logging.getLogger("canyu.connectors.wechat")
 # A push is a few KiB at most (an encrypted text message of 2,048 bytes is under 4 KiB).
 MAX_BODY_BYTES = 64 * 1024
 SUCCESS = "success"
-
-
-# The channel of a URL, kept for a moment per process. Building the ORM query costs more
-# than the rest of the request together (about 1 ms of Python against 0.02 ms in the
-# database), and WeChat pushes hundreds of times a second to one or two channels. Any
-# save or delete of a channel in this process empties the cache; another process sees a
-# change (a new token, a channel switched off) within CHANNEL_CACHE_SECONDS — a push
-# refused meanwhile is retried by WeChat.
-CHANNEL_CACHE_SECONDS = 2.0
-_channels: dict[tuple[str, str], tuple[float, Channel]] = {}
-
-
-def _find_channel(org_slug: str, channel_slug: str) -> Channel | None:
-    key = (org_slug, channel_slug)
-    now = time.monotonic()
-    hit = _channels.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    channel = (
-        Channel.objects.select_related("organization")
-        .filter(
-            organization__slug=org_slug,
-            slug=channel_slug,
-            platform=Platform.WECHAT,
-            is_active=True,
-        )
-        .first()
-    )
-    if channel is not None:
-        if len(_channels) >= 1000:  # many channels: keep memory bounded
-            _channels.clear()
-        _channels[key] = (now + CHANNEL_CACHE_SECONDS, channel)
-    return channel
-
-
-@receiver([post_save, post_delete], sender=Channel, dispatch_uid="wechat-channel-cache")
-def _forget_channels(**kwargs: object) -> None:
-    _channels.clear()
 
 
 def _plain(status: int, text: str) -> HttpResponse:
@@ -143,16 +105,17 @@ def _read_body(request: HttpRequest) -> bytes | None:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> HttpResponse:
+def receive(request: HttpRequest, **route: str) -> HttpResponse:
     """URL verification (GET) and server push (POST) of one WeChat Official Account."""
-    where = f"{org_slug}/{channel_slug}"
+    where = hooks.where(route)
     try:
-        channel = _find_channel(org_slug, channel_slug)
+        channel = hooks.find_channel(Platform.WECHAT, route)
     except CredentialsError as exc:
         logger.error("wechat %s: cannot read the channel's credentials: %s", where, exc)
         return _plain(503, "channel misconfigured")
     if channel is None:
-        return _refuse(request, where, 404, "no active WeChat channel by that name")
+        return _refuse(request, where, 404, "no active WeChat channel at that address")
+    where = hooks.where(route, channel)
     conf = channel_settings(channel)
 
     refused = _authentic(request, where, conf)

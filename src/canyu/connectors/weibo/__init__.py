@@ -3,7 +3,7 @@
 Public items are pulled: mentions and comments to the brand's account come from
 ``statuses/mentions``, ``comments/to_me`` and ``comments/mentions`` on a schedule
 (:mod:`.pull`, :mod:`.tasks`). Private messages are pushed by the fan-service platform
-(粉丝服务平台) to ``/hooks/weibo/<org>/<channel>`` (:mod:`.inbound`, :mod:`.views`).
+(粉丝服务平台) to ``/hooks/weibo/<key>`` (:mod:`.inbound`, :mod:`.views`).
 Replies leave through :class:`.outbound.WeiboConnector`: comments via
 ``comments/reply`` / ``comments/create``, private messages via ``messages/reply``.
 

@@ -1,4 +1,4 @@
-"""``/hooks/weibo/<org>/<channel>``: the fan-service platform's push address.
+"""``/hooks/weibo/<key>``: the fan-service platform's push address.
 
 GET with ``echostr`` is the URL verification; POST is a push. Both are signed (see
 :mod:`.inbound`). A POST is answered after its message is committed to the intake table
@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from canyu.connectors.models import Channel, Platform
+from canyu.connectors import hooks
+from canyu.connectors.models import Platform
 from canyu.connectors.webhook.inbound import record_receipt
 from canyu.connectors.weibo import inbound
 from canyu.connectors.weibo.pull import brand_uid
@@ -42,34 +43,23 @@ def _refuse(
     return HttpResponse(answer or reason, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _find_channel(org_slug: str, channel_slug: str) -> Channel | None:
-    return (
-        Channel.objects.select_related("organization")
-        .filter(
-            organization__slug=org_slug,
-            slug=channel_slug,
-            platform=Platform.WEIBO,
-            is_active=True,
-        )
-        .first()
-    )
-
-
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def receive(request: HttpRequest, org_slug: str, channel_slug: str) -> HttpResponse:
+def receive(request: HttpRequest, **route: str) -> HttpResponse:
     """Verify the URL (GET) or take one push (POST).
 
-    404 for an unknown organisation or channel, or one that is not Weibo; 401 for a
+    404 for an unknown address (key, or organisation and channel), or a channel that
+    is not Weibo; 401 for a
     missing, stale or wrong signature; 413 above 64 KiB; 400 for a body that is not a
     push, or one addressed to another account; 200 with an empty body otherwise —
     including a replayed request, a retry of a message already stored, and event or
     unknown push types, which store no message.
     """
-    where = f"{org_slug}/{channel_slug}"
-    channel = _find_channel(org_slug, channel_slug)
+    where = hooks.where(route)
+    channel = hooks.find_channel(Platform.WEIBO, route)
     if channel is None:
-        return _refuse(request, where, 404, "no active Weibo channel by that name", "not found")
+        return _refuse(request, where, 404, "no active Weibo channel at that address", "not found")
+    where = hooks.where(route, channel)
     app_secret = str((channel.credentials or {}).get("app_secret") or "")
     try:
         replay_key = inbound.verify(

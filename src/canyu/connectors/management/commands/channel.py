@@ -26,7 +26,7 @@ from django.core.management.base import (
 )
 from django.db import transaction
 
-from canyu.connectors import channel_settings
+from canyu.connectors import channel_settings, hooks
 from canyu.connectors.models import Channel, MatrixRole, Platform
 from canyu.core.commands import describe, organization_or_error
 
@@ -175,6 +175,7 @@ class Command(BaseCommand):
             f"added channel {channel.slug} ({channel.platform}, {channel.role}) to {org.slug}"
         )
         self._report(changes)
+        self._report_address(channel)
 
     def _set(self, channel: Channel, options: dict[str, Any]) -> Channel:
         values = self._values(options)
@@ -194,5 +195,11 @@ class Command(BaseCommand):
             f"channel {channel.slug} ({channel.platform}, {channel.role})"
             f" of {channel.organization.slug}"
         )
+        self._report_address(channel)
         for line in channel_settings.describe(channel):
             self.stdout.write(f"  {line}")
+
+    def _report_address(self, channel: Channel) -> None:
+        path = hooks.hook_path(channel)
+        if path is not None:
+            self.stdout.write(f"  push address: {path} (after your public origin)")

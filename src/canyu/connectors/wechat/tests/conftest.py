@@ -146,7 +146,13 @@ def push(client: Any, org: Organization) -> Callable[..., Any]:
                 params["msg_signature"] = msg_signature
         params.update(extra or {})
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        path = f"/hooks/wechat/{org.slug}/{channel}?{query}"
+        # The channel's own address (its key); a slug no channel has gets a key none has.
+        key = (
+            Channel.objects.filter(organization=org, slug=channel)
+            .values_list("hook_key", flat=True)
+            .first()
+        )
+        path = f"/hooks/wechat/{key or 'no-such-key'}?{query}"
         if method == "get":
             return client.get(path)
         return client.post(path, data=body, content_type="text/xml")

@@ -10,8 +10,8 @@ import time
 import pytest
 from django.db import connections, transaction
 
+from canyu.connectors import hooks
 from canyu.connectors.models import Channel
-from canyu.connectors.wechat import views
 from canyu.connectors.wechat.tests.conftest import text_push
 from canyu.inbox.models import IntakeItem
 
@@ -43,8 +43,8 @@ def test_a_change_made_elsewhere_is_seen_once_the_moment_passes(push, wechat, mo
     # Another process switches the channel off: no signal reaches this one.
     Channel.objects.filter(pk=wechat.pk).update(is_active=False)
     assert push(text_push(msg_id="2")).status_code == 200  # still the kept channel
-    clock = time.monotonic() + views.CHANNEL_CACHE_SECONDS + 0.1
-    monkeypatch.setattr(views.time, "monotonic", lambda: clock)
+    clock = time.monotonic() + hooks.CHANNEL_CACHE_SECONDS + 0.1
+    monkeypatch.setattr(hooks.time, "monotonic", lambda: clock)
     assert push(text_push(msg_id="3")).status_code == 404
 
 

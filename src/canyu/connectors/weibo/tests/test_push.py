@@ -1,4 +1,4 @@
-"""The fan-service platform's push at /hooks/weibo/<org>/<channel>."""
+"""The fan-service platform's push at /hooks/weibo/<key> (and /hooks/weibo/<org>/<channel>)."""
 
 import datetime as dt
 import hashlib
@@ -14,7 +14,7 @@ from canyu.connectors.weibo.tests.conftest import APP_SECRET, BRAND_UID, FAN
 from canyu.inbox.models import Conversation, IntakeItem, Message
 from canyu.inbox.pipeline import process_pending
 
-URL = "/hooks/weibo/xiaomi/weibo-official"
+BY_SLUG = "/hooks/weibo/xiaomi/weibo-official"
 _nonces = itertools.count(57155157)
 
 
@@ -51,7 +51,8 @@ def push(
 def post(client, weibo):
     def call(body, params=None):
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        return client.post(f"{URL}?{params or query()}", data=raw, content_type="application/json")
+        url = f"/hooks/weibo/{weibo.hook_key}"
+        return client.post(f"{url}?{params or query()}", data=raw, content_type="application/json")
 
     return call
 
@@ -59,12 +60,12 @@ def post(client, weibo):
 def test_it_answers_the_url_verification_of_the_spec(client, weibo, monkeypatch):
     monkeypatch.setattr(inbound, "now_seconds", lambda: 1397022061.823)
     answer = client.get(
-        f"{URL}?nonce=57155157&timestamp=1397022061823&echostr=dnPdpTZz85"
+        f"/hooks/weibo/{weibo.hook_key}?nonce=57155157&timestamp=1397022061823&echostr=dnPdpTZz85"
         "&signature=90e4c22c90a58f26526c2dd5b6c56c8822edeaa1"
     )
     assert (answer.status_code, answer.content) == (200, b"dnPdpTZz85")
     wrong = client.get(
-        f"{URL}?nonce=57155158&timestamp=1397022061823&echostr=dnPdpTZz85"
+        f"{BY_SLUG}?nonce=57155158&timestamp=1397022061823&echostr=dnPdpTZz85"
         "&signature=90e4c22c90a58f26526c2dd5b6c56c8822edeaa1"
     )
     assert wrong.status_code == 401 and b"dnPdpTZz85" not in wrong.content

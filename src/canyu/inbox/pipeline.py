@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from canyu.connectors.models import Channel
@@ -221,12 +221,17 @@ def preview(text: str, attachments: list[dict[str, Any]]) -> str:
 
 
 def apply_events(
-    org_id: int, channels: dict[int, Channel], items: list[tuple[int, NormalisedEvent]]
+    org_id: int,
+    channels: dict[int, Channel],
+    items: list[tuple[int, NormalisedEvent]],
+    readings: dict[str, Analysis] | None = None,
 ) -> BatchResult:
     """Store ``(channel_id, event)`` items of one organisation, in order. Call in a transaction.
 
     Items already stored as messages are skipped (the intake's unique key normally stops
     them earlier; this keeps the function safe to call on its own, e.g. by the import).
+    ``readings`` are text readings made before the transaction (:func:`read_ahead`); the
+    inbound texts it lacks are read here.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("apply_events must run inside a transaction")
@@ -267,8 +272,10 @@ def apply_events(
     messages: list[_Msg] = []
     # Sentiment, intent and keywords of the batch's fan items, in one call (set-wise),
     # written in the same inserts: routing and SLA listeners see them when they decide.
-    readings = iter(
-        triage.analyse_inbound(org_id, [e.text for _, e in fresh if e.direction == "in"])
+    inbound_readings = iter(
+        triage.analyse_inbound(
+            org_id, [e.text for _, e in fresh if e.direction == "in"], known=readings
+        )
     )
 
     def new_conversation(
@@ -354,7 +361,7 @@ def apply_events(
         refs[(channel_id, event.id)] = _Ref(None, message, conv)
 
         if inbound:
-            message.reading = next(readings)
+            message.reading = next(inbound_readings)
         if conv is None:
             continue
         conv.dirty = True
@@ -761,25 +768,41 @@ def process_pending(
     organisation's intake lock: a crash rolls the batch back to pending, and a second
     worker never processes the same item (it finds the lock taken and leaves, raising
     :class:`Contended` when asked to, so a task can try again shortly).
+
+    The slow, read-only part of a batch — decoding the payloads and reading the fans'
+    texts (sentiment, intent, keywords) — is done first, outside the transaction
+    (:func:`read_ahead`), so the write lock is held only for the writes: on SQLite every
+    other writer (the webhooks storing pushes) waits while it is held. What is claimed
+    under the lock is read again there; only that is applied.
     """
     size = batch_size or settings.PIPELINE_BATCH_SIZE
     channels = {c.pk: c for c in Channel.objects.filter(organization_id=org_id)}
+    pending = IntakeItem.objects.filter(
+        organization_id=org_id, status=IntakeStatus.PENDING
+    ).order_by("id")
     total = 0
     batches = 0
     while max_batches is None or batches < max_batches:
+        ahead = read_ahead(org_id, pending, size)
+        if not ahead.events and not raise_if_contended:
+            break
         with org_work_lock(INTAKE_LOCK, org_id) as held:
             if not held:
                 if raise_if_contended:
                     raise Contended(org_id)
                 break
-            rows = list(
-                IntakeItem.objects.filter(organization_id=org_id, status=IntakeStatus.PENDING)
-                .order_by("id")
-                .values_list("id", "channel_id", "payload")[:size]
-            )
-            if not rows:
+            claimed = list(pending.values_list("id", "channel_id")[:size])
+            if not claimed:
                 break
-            missing = {cid for _, cid, _ in rows} - channels.keys()
+            late = [pk for pk, _ in claimed if pk not in ahead.events]
+            if late:  # arrived or became visible after the read-ahead
+                ahead.events.update(
+                    (pk, NormalisedEvent.from_payload(payload))
+                    for pk, payload in IntakeItem.objects.filter(pk__in=late).values_list(
+                        "id", "payload"
+                    )
+                )
+            missing = {cid for _, cid in claimed} - channels.keys()
             if missing:
                 channels.update(
                     {
@@ -790,14 +813,33 @@ def process_pending(
             apply_events(
                 org_id,
                 channels,
-                [(cid, NormalisedEvent.from_payload(payload)) for _, cid, payload in rows],
+                [(cid, ahead.events[pk]) for pk, cid in claimed],
+                readings=ahead.readings,
             )
-            IntakeItem.objects.filter(pk__in=[r[0] for r in rows]).update(
+            IntakeItem.objects.filter(pk__in=[pk for pk, _ in claimed]).update(
                 status=IntakeStatus.DONE, processed_at=timezone.now()
             )
-        total += len(rows)
+        total += len(claimed)
         batches += 1
     return total
+
+
+@dataclass
+class ReadAhead:
+    events: dict[int, NormalisedEvent]  # by intake id
+    readings: dict[str, Analysis]  # by inbound text
+
+
+def read_ahead(org_id: int, pending: QuerySet[IntakeItem], size: int) -> ReadAhead:
+    """The next ``size`` pending items decoded and their inbound texts read, without a
+    transaction or lock. Pure preparation: nothing is claimed or written."""
+    events = {
+        pk: NormalisedEvent.from_payload(payload)
+        for pk, payload in pending.values_list("id", "payload")[:size]
+    }
+    texts = [e.text for e in events.values() if e.direction == "in"]
+    readings = dict(zip(texts, triage.analyse_inbound(org_id, texts), strict=True))
+    return ReadAhead(events, readings)
 
 
 def orgs_with_pending() -> Iterable[int]:

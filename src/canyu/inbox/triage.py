@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import JSONField, OuterRef, Subquery
@@ -77,8 +77,14 @@ def priority(sentiment: str, score: float | None, intent: str, followers: int | 
     return max(0, min(100, value))
 
 
-def analyse_inbound(org_id: int, texts: Sequence[str]) -> list[Analysis]:
+def analyse_inbound(
+    org_id: int, texts: Sequence[str], known: Mapping[str, Analysis] | None = None
+) -> list[Analysis]:
     """One reading per inbound text, in order; never raises.
+
+    Each distinct text is read once; ``known`` holds readings made earlier (the worker
+    reads a batch before it takes the write lock, see ``pipeline.process_pending``) and
+    only the texts it lacks are analysed here.
 
     The text layer is a model and rules a lead edits: if it fails on a batch (a broken
     model file, a rule row that slipped past validation), the items are still stored,
@@ -87,11 +93,15 @@ def analyse_inbound(org_id: int, texts: Sequence[str]) -> list[Analysis]:
     """
     if not texts:
         return []
-    try:
-        return analyse(list(texts), org_id)
-    except Exception:
-        logger.exception("text analysis failed for %d items of org %s", len(texts), org_id)
-        return [UNREAD] * len(texts)
+    readings = dict(known or {})
+    missing = [text for text in dict.fromkeys(texts) if text not in readings]
+    if missing:
+        try:
+            readings.update(zip(missing, analyse(missing, org_id), strict=True))
+        except Exception:
+            logger.exception("text analysis failed for %d items of org %s", len(missing), org_id)
+            readings.update(dict.fromkeys(missing, UNREAD))
+    return [readings[text] for text in texts]
 
 
 # --- for conditions (routing teams, SLA policies) ------------------------------------------

@@ -125,6 +125,67 @@ def test_a_batch_is_analysed_in_one_call(org, monkeypatch):
     assert Message.objects.filter(organization=org, intent="after_sales").count() == 30
 
 
+def test_identical_texts_are_read_once(org, monkeypatch):
+    calls: list[list[str]] = []
+
+    def spy(texts, org_id, **kwargs):
+        calls.append(list(texts))
+        return analyse(texts, org_id, **kwargs)
+
+    monkeypatch.setattr(triage, "analyse", spy)
+    readings = triage.analyse_inbound(org.pk, [HAPPY, ANGRY_REFUND, HAPPY, HAPPY])
+    assert calls == [[HAPPY, ANGRY_REFUND]]
+    assert [r.sentiment for r in readings] == ["positive", "negative", "positive", "positive"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_reads_texts_before_it_takes_the_write_lock(org, monkeypatch):
+    """On SQLite every webhook waits while the worker holds the write lock: the text
+    layer (most of a batch's time) must run before the batch's transaction."""
+    from django.db import connection
+
+    inside: list[bool] = []
+
+    def spy(texts, org_id, **kwargs):
+        inside.append(connection.in_atomic_block)
+        return analyse(texts, org_id, **kwargs)
+
+    monkeypatch.setattr(triage, "analyse", spy)
+    ingest(org, [fan(n, f"{ANGRY_REFUND} {n}") for n in range(1, 6)])
+    assert inside == [False]
+    assert Message.objects.filter(organization=org, intent="after_sales").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_that_arrives_after_the_read_ahead_is_read_in_its_batch(org, monkeypatch):
+    from canyu.inbox import pipeline
+    from canyu.inbox.intake import submit
+
+    calls: list[list[str]] = []
+
+    def spy(texts, org_id, **kwargs):
+        calls.append(list(texts))
+        return analyse(texts, org_id, **kwargs)
+
+    original = pipeline.read_ahead
+    arrived: list[int] = []
+
+    def read_ahead_then_a_push_arrives(org_id, pending, size):
+        ahead = original(org_id, pending, size)
+        if not arrived:
+            arrived.append(submit(org, [fan(2, LATE_PARCEL)], source="test").accepted)
+        return ahead
+
+    monkeypatch.setattr(triage, "analyse", spy)
+    monkeypatch.setattr(pipeline, "read_ahead", read_ahead_then_a_push_arrives)
+    submit(org, [fan(1, HAPPY)], source="test")
+    assert pipeline.process_pending(org.pk, batch_size=10, max_batches=1) == 2
+    assert arrived == [1]
+    assert calls == [[HAPPY], [LATE_PARCEL]]  # the late one read under the lock, alone
+    late = Message.objects.get(organization=org, platform_id="t2")
+    assert late.intent == "order_logistics"
+
+
 def test_the_conversation_follows_its_latest_inbound_item(org):
     ingest(org, [fan(1, ANGRY_REFUND, thread="th-1", created_at="2026-11-22T10:00:00+08:00")])
     angry = conv_of(org, "t1")

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from canyu.core.models import OrgScoped
-from canyu.core.secrets import EncryptedJSONField
+from canyu.core.secrets import EncryptedJSONField, EncryptedTextField
 
 
 class Platform(models.TextChoices):
@@ -57,11 +57,11 @@ class Channel(OrgScoped):
     external_id = models.CharField(
         max_length=191, blank=True, help_text=_("the account's own id on the platform")
     )
-    # Webhook channels: the HMAC secret for inbound posts and the URL replies are posted to.
-    # (Encryption of secrets at rest belongs to the connectors' credentials work.)
-    secret = models.CharField(max_length=200, blank=True)
-    previous_secret = models.CharField(
-        max_length=200, blank=True, help_text=_("still accepted while a new secret is rolled out")
+    # Webhook channels: the HMAC secret for inbound posts (encrypted at rest, like
+    # ``credentials``) and the URL replies are posted to.
+    secret = EncryptedTextField(max_length=200)
+    previous_secret = EncryptedTextField(
+        max_length=200, help_text=_("still accepted while a new secret is rolled out")
     )
     callback_url = models.URLField(max_length=500, blank=True)
     # Platform settings a connector reads (app id, API base URL, mailbox host, …): not secret.

@@ -97,3 +97,29 @@ class EncryptedJSONField(models.TextField):
     def get_prep_value(self, value: Any) -> str:
         value = self.to_python(value)
         return encrypt(value) if value else ""
+
+
+class EncryptedTextField(models.TextField):
+    """One secret string (a signing key) stored encrypted; reads give the text.
+
+    Stored as the token of ``{"text": value}`` (the same scheme and keys as
+    :class:`EncryptedJSONField`); the empty string is stored as is. Not searchable or
+    filterable by content.
+    """
+
+    description = "text, encrypted at rest"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
+        return str(decrypt(value or "").get("text", ""))
+
+    def to_python(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    def get_prep_value(self, value: Any) -> str:
+        value = self.to_python(value)
+        return encrypt({"text": value}) if value else ""

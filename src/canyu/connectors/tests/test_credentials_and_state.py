@@ -35,6 +35,45 @@ def test_credentials_are_stored_encrypted_and_read_back_as_a_dict(channel):
     }
 
 
+def test_webhook_signing_secrets_are_stored_encrypted_too(org):
+    hook = Channel.objects.create(
+        organization=org,
+        slug="shop",
+        platform="webhook",
+        secret="whsec-now-5e1f",
+        previous_secret="whsec-before-77aa",
+    )
+    for column, value in (("secret", "whsec-now-5e1f"), ("previous_secret", "whsec-before-77aa")):
+        stored = raw_column("connectors_channel", column, hook.pk)
+        assert stored.startswith("fernet:") and value not in stored
+    again = Channel.objects.get(pk=hook.pk)
+    assert (again.secret, again.previous_secret) == ("whsec-now-5e1f", "whsec-before-77aa")
+    again.previous_secret = ""
+    again.save()
+    assert raw_column("connectors_channel", "previous_secret", hook.pk) == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_secrets_stored_in_plain_text(org):
+    from django.db.migrations.executor import MigrationExecutor
+
+    hook = Channel.objects.create(organization=org, slug="shop", platform="webhook")
+    MigrationExecutor(connection).migrate([("connectors", "0005_channel_hook_key")])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE connectors_channel SET secret = %s, previous_secret = %s WHERE id = %s",
+                ["plain-old-secret", "", hook.pk],
+            )
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    stored = raw_column("connectors_channel", "secret", hook.pk)
+    assert stored.startswith("fernet:") and "plain-old-secret" not in stored
+    assert raw_column("connectors_channel", "previous_secret", hook.pk) == ""
+    assert Channel.objects.get(pk=hook.pk).secret == "plain-old-secret"
+
+
 def test_empty_credentials_store_an_empty_string(channel):
     assert raw_column("connectors_channel", "credentials", channel.pk) == ""
     assert Channel.objects.get(pk=channel.pk).credentials == {}

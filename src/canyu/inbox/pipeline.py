@@ -761,6 +761,7 @@ def process_pending(
     batch_size: int | None = None,
     max_batches: int | None = None,
     raise_if_contended: bool = False,
+    until_empty: bool = True,
 ) -> int:
     """Process the organisation's pending intake items in order; returns how many.
 
@@ -772,8 +773,13 @@ def process_pending(
     The slow, read-only part of a batch — decoding the payloads and reading the fans'
     texts (sentiment, intent, keywords) — is done first, outside the transaction
     (:func:`read_ahead`), so the write lock is held only for the writes: on SQLite every
-    other writer (the webhooks storing pushes) waits while it is held. What is claimed
-    under the lock is read again there; only that is applied.
+    other writer (the webhooks storing pushes) waits while it is held. Under the lock only
+    what the read-ahead saw is claimed (items committed since then wait for the next
+    batch); an item with a lower id that only became visible meanwhile (PostgreSQL) is
+    claimed too, in order, and read there.
+
+    ``until_empty=False`` stops after the first batch that is not full: the caller is a
+    task, and whatever arrives later has enqueued the next one.
     """
     size = batch_size or settings.PIPELINE_BATCH_SIZE
     channels = {c.pk: c for c in Channel.objects.filter(organization_id=org_id)}
@@ -791,7 +797,8 @@ def process_pending(
                 if raise_if_contended:
                     raise Contended(org_id)
                 break
-            claimed = list(pending.values_list("id", "channel_id")[:size])
+            window = pending.filter(id__lte=max(ahead.events)) if ahead.events else pending
+            claimed = list(window.values_list("id", "channel_id")[:size])
             if not claimed:
                 break
             late = [pk for pk, _ in claimed if pk not in ahead.events]
@@ -821,6 +828,8 @@ def process_pending(
             )
         total += len(claimed)
         batches += 1
+        if not until_empty and len(claimed) < size:
+            break
     return total
 
 

@@ -21,8 +21,16 @@ def process_intake_task(organization_id: int) -> int:
     When another worker holds the organisation's lock, try again in a second: that
     worker may be finishing its last batch just as new items were committed.
     """
+    from django.conf import settings
+
     try:
-        return pipeline.process_pending(organization_id, raise_if_contended=True)
+        # With a gathering delay, the task takes what is pending and stops after a partial
+        # batch: later arrivals have enqueued the next task, which waits to gather them.
+        return pipeline.process_pending(
+            organization_id,
+            raise_if_contended=True,
+            until_empty=not settings.INTAKE_GATHER_MS,
+        )
     except pipeline.Contended:
         retry_at = timezone.now() + dt.timedelta(seconds=1)
         process_intake_task.using(run_after=retry_at).enqueue(organization_id)
@@ -38,7 +46,8 @@ def recover_intake_task() -> int:
     """
     total = 0
     for org_id in list(pipeline.orgs_with_pending()):
-        total += pipeline.process_pending(org_id)
+        # What is pending now; a steady stream arriving meanwhile has its own tasks.
+        total += pipeline.process_pending(org_id, until_empty=False)
     return total
 
 
@@ -55,11 +64,17 @@ def schedule_processing(organization_id: int) -> None:
 def _enqueue_unless_waiting(organization_id: int) -> None:
     """Enqueue processing unless a task for the organisation is already waiting to start.
 
-    A waiting task has not read the intake yet, so it will see what was just committed
-    (it processes until nothing is pending): a second one would only add a write per
-    request, which on SQLite queues webhook answers behind the single writer. A task
-    already running may have read the intake before this commit, so then one is added.
+    A waiting task has not read the intake yet, so it will see what was just committed:
+    a second one would only add a write per request, which on SQLite queues webhook
+    answers behind the single writer. A task already running may have read the intake
+    before this commit, so then one is added.
+
+    The task starts ``INTAKE_GATHER_MS`` after the first item that asked for it, so the
+    items of a steady stream (webhook pushes one by one) are applied a batch at a time:
+    each batch has a fixed cost (its transaction, the SLA clocks, the events), and on
+    SQLite the writers waiting behind it count in milliseconds per batch, not per item.
     """
+    from django.conf import settings
     from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
@@ -71,4 +86,8 @@ def _enqueue_unless_waiting(organization_id: int) -> None:
         )
         if waiting.exists():
             return
-    process_intake_task.enqueue(organization_id)
+    if settings.INTAKE_GATHER_MS:
+        run_after = timezone.now() + dt.timedelta(milliseconds=settings.INTAKE_GATHER_MS)
+        process_intake_task.using(run_after=run_after).enqueue(organization_id)
+    else:
+        process_intake_task.enqueue(organization_id)

@@ -37,7 +37,8 @@ from django.utils import timezone
 from canyu.connectors.models import Channel, PlatformEvent
 from canyu.connectors.webhook.inbound import record_receipt
 from canyu.core.db import insert_ignore_returning
-from canyu.inbox.intake import submit
+from canyu.inbox.intake import store as store_intake
+from canyu.inbox.intake import validate_items
 from canyu.inbox.models import IntakeItem
 from canyu.inbox.tasks import schedule_processing
 
@@ -303,23 +304,23 @@ def store(
     what = "message" if item is not None else "event"
     if item is not None and _in_intake(channel, str(item.get("id") or "")):
         return Stored("message", duplicate=True)
+    # Everything that can be done before the transaction is: on SQLite it holds the one
+    # write lock, which the worker and every other push wait for.
+    channels = {channel.slug: channel}
+    valid = []
+    if item is not None:
+        valid, errors = validate_items([(0, item)], channels, force_channel=channel.slug)
+        if errors:
+            return Stored("message", duplicate=False, rejected=errors[0])
     with transaction.atomic():
         if replay_key and not record_receipt(channel, replay_key, now or timezone.now()):
             logger.info("wechat push on %s: request %s seen before, ignored", channel, replay_key)
             return Stored(what, duplicate=True)
         if item is not None:
-            result = submit(
-                org,
-                [item],
-                source=SOURCE,
-                force_channel=channel.slug,
-                channels={channel.slug: channel},
-            )
-            if result.rejected:
-                return Stored("message", duplicate=False, rejected=result.rejected[0])
-            if result.accepted:
+            ids, _ = store_intake(org, valid, channels, source=SOURCE)
+            if ids:
                 schedule_processing(org.pk)
-            return Stored("message", duplicate=not result.accepted)
+            return Stored("message", duplicate=not ids)
         inserted = insert_ignore_returning(
             PlatformEvent._meta.db_table,
             [

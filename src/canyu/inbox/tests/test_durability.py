@@ -180,3 +180,67 @@ def test_one_waiting_task_serves_many_submissions_and_a_running_one_gets_a_succe
     mine = [t for t in waiting() if t.pk != other.pk]
     assert [t.args_kwargs["args"] for t in mine] == [[org.pk]]
     assert tasks.process_intake_task.call(org.pk) == 5
+
+
+def test_the_task_starts_after_the_gathering_delay(
+    org, settings, django_capture_on_commit_callbacks
+):
+    """A stream of single pushes is applied a batch at a time: the task waits
+    ``INTAKE_GATHER_MS`` after the first item that asked for it."""
+    import datetime as dt
+
+    from django_tasks_db.models import DBTaskResult
+
+    from canyu.inbox import tasks
+
+    def receive(item_id: str) -> None:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            submit(org, [event(id=item_id, text="到了吗")], source="test")
+            tasks.schedule_processing(org.pk)
+
+    settings.INTAKE_GATHER_MS = 300
+    before = timezone.now()
+    receive("gather-1")
+    after = timezone.now()
+    task = DBTaskResult.objects.get(task_path="canyu.inbox.tasks.process_intake_task")
+    delay = dt.timedelta(milliseconds=300)
+    assert before + delay <= task.run_after <= after + delay
+
+    DBTaskResult.objects.all().delete()
+    settings.INTAKE_GATHER_MS = 0
+    receive("gather-2")
+    task = DBTaskResult.objects.get(task_path="canyu.inbox.tasks.process_intake_task")
+    assert task.task.run_after is None  # at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gathering_task_stops_after_a_partial_batch_and_a_draining_one_does_not(
+    org, settings, monkeypatch
+):
+    from canyu.inbox import tasks
+
+    settings.PIPELINE_BATCH_SIZE = 2
+    original = pipeline.read_ahead
+    arrivals = iter(range(100, 200))
+
+    def a_push_arrives_with_every_partial_batch(org_id, pending, size):
+        ahead = original(org_id, pending, size)
+        if 0 < len(ahead.events) < size:
+            submit(org, [event(id=f"late-{next(arrivals)}", text="又来一条")], source="test")
+        return ahead
+
+    monkeypatch.setattr(pipeline, "read_ahead", a_push_arrives_with_every_partial_batch)
+    submit(org, [event(id=f"early-{n}", text=f"第{n}条") for n in range(5)], source="test")
+
+    settings.INTAKE_GATHER_MS = 200
+    assert tasks.process_intake_task.call(org.pk) == 5  # 2 + 2 + 1, then it stops
+    assert IntakeItem.objects.filter(organization=org, status="pending").count() == 1
+
+    # The periodic repair takes what is pending now, the same way.
+    assert tasks.recover_intake_task.call() == 1
+    assert IntakeItem.objects.filter(organization=org, status="pending").count() == 1
+
+    settings.INTAKE_GATHER_MS = 0  # no gathering: the task drains; each partial batch
+    monkeypatch.setattr(pipeline, "read_ahead", original)  # ... of a finite stream
+    assert tasks.process_intake_task.call(org.pk) == 1
+    assert IntakeItem.objects.filter(organization=org, status="pending").count() == 0

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from canyu.inbox import queries, triage
-from canyu.inbox.models import Conversation, Message
+from canyu.inbox.models import Conversation, IntakeItem, Message
 from canyu.testing import event, ingest
 from canyu.text.services import analyse
 
@@ -157,14 +157,18 @@ def test_the_worker_reads_texts_before_it_takes_the_write_lock(org, monkeypatch)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_item_that_arrives_after_the_read_ahead_is_read_in_its_batch(org, monkeypatch):
+def test_an_item_that_arrives_after_the_read_ahead_waits_for_the_next_batch(org, monkeypatch):
+    """Only what the read-ahead saw is claimed: a push committed meanwhile is not read
+    under the lock, it is left pending for the next batch (read ahead there)."""
+    from django.db import connection
+
     from canyu.inbox import pipeline
     from canyu.inbox.intake import submit
 
-    calls: list[list[str]] = []
+    calls: list[tuple[list[str], bool]] = []
 
     def spy(texts, org_id, **kwargs):
-        calls.append(list(texts))
+        calls.append((list(texts), connection.in_atomic_block))
         return analyse(texts, org_id, **kwargs)
 
     original = pipeline.read_ahead
@@ -179,11 +183,46 @@ def test_an_item_that_arrives_after_the_read_ahead_is_read_in_its_batch(org, mon
     monkeypatch.setattr(triage, "analyse", spy)
     monkeypatch.setattr(pipeline, "read_ahead", read_ahead_then_a_push_arrives)
     submit(org, [fan(1, HAPPY)], source="test")
-    assert pipeline.process_pending(org.pk, batch_size=10, max_batches=1) == 2
+    assert pipeline.process_pending(org.pk, batch_size=10, max_batches=1) == 1
     assert arrived == [1]
-    assert calls == [[HAPPY], [LATE_PARCEL]]  # the late one read under the lock, alone
+    assert IntakeItem.objects.filter(organization=org, status="pending").count() == 1
+    assert not Message.objects.filter(organization=org, platform_id="t2").exists()
+    assert pipeline.process_pending(org.pk, batch_size=10) == 1
+    assert calls == [([HAPPY], False), ([LATE_PARCEL], False)]  # both before the lock
     late = Message.objects.get(organization=org, platform_id="t2")
     assert late.intent == "order_logistics"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lower_id_the_read_ahead_missed_is_read_in_its_batch(org, monkeypatch):
+    """On PostgreSQL an item with a lower id can become visible after the read-ahead (its
+    transaction committed later): it is claimed in order and read under the lock."""
+    from django.db import connection
+
+    from canyu.inbox import pipeline
+    from canyu.inbox.intake import submit
+
+    calls: list[tuple[list[str], bool]] = []
+
+    def spy(texts, org_id, **kwargs):
+        calls.append((list(texts), connection.in_atomic_block))
+        return analyse(texts, org_id, **kwargs)
+
+    original = pipeline.read_ahead
+
+    def read_ahead_missing_the_first(org_id, pending, size):
+        ahead = original(org_id, pending, size)
+        del ahead.events[min(ahead.events)]
+        ahead.readings.pop(LATE_PARCEL, None)
+        return ahead
+
+    submit(org, [fan(1, LATE_PARCEL), fan(2, HAPPY)], source="test")
+    monkeypatch.setattr(triage, "analyse", spy)
+    monkeypatch.setattr(pipeline, "read_ahead", read_ahead_missing_the_first)
+    assert pipeline.process_pending(org.pk, batch_size=10, max_batches=1) == 2
+    assert ([LATE_PARCEL], True) in calls
+    missed = Message.objects.get(organization=org, platform_id="t1")
+    assert missed.intent == "order_logistics"
 
 
 def test_the_conversation_follows_its_latest_inbound_item(org):

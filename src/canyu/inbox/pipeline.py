@@ -846,8 +846,15 @@ def read_ahead(org_id: int, pending: QuerySet[IntakeItem], size: int) -> ReadAhe
         pk: NormalisedEvent.from_payload(payload)
         for pk, payload in pending.values_list("id", "payload")[:size]
     }
-    texts = [e.text for e in events.values() if e.direction == "in"]
-    readings = dict(zip(texts, triage.analyse_inbound(org_id, texts), strict=True))
+    texts = list(dict.fromkeys(e.text for e in events.values() if e.direction == "in"))
+    try:
+        readings = dict(zip(texts, triage.analyse(texts, org_id), strict=True)) if texts else {}
+    except Exception:
+        # Not stored unread from here: the batch reads them again under the lock, where a
+        # database error rolls the batch back (and it is retried) and a broken model or
+        # rule leaves the items unread, as ``triage.analyse_inbound`` decides.
+        logger.warning("read-ahead of %d texts of org %s failed", len(texts), org_id, exc_info=True)
+        readings = {}
     return ReadAhead(events, readings)
 
 

@@ -429,3 +429,27 @@ def test_the_api_filters_orders_and_shows_the_reading(api, mixed):
     assert message["sentiment"] == "negative" and message["intent"] == "after_sales"
     assert -1 <= message["sentiment_score"] < 0 and 0 < message["intent_confidence"] <= 1
     assert "退款" in message["keywords"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_read_ahead_is_read_again_under_the_lock_not_stored_unread(org, monkeypatch):
+    """A passing failure before the lock (say, a statement timeout on the rule stamp) must
+    not store the batch unread for good: the texts are read again in the batch."""
+    from django.db import connection
+
+    from canyu.inbox import pipeline
+    from canyu.inbox.intake import submit
+
+    calls: list[bool] = []
+
+    def fails_once(texts, org_id, **kwargs):
+        calls.append(connection.in_atomic_block)
+        if len(calls) == 1:
+            raise RuntimeError("database is briefly unavailable")
+        return analyse(texts, org_id, **kwargs)
+
+    monkeypatch.setattr(triage, "analyse", fails_once)
+    submit(org, [fan(1, LATE_PARCEL)], source="test")
+    assert pipeline.process_pending(org.pk) == 1
+    assert calls == [False, True]
+    assert Message.objects.get(organization=org, platform_id="t1").intent == "order_logistics"

@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import validators
 from django.db import models
 
 _PREFIX = "fernet:"
@@ -104,7 +105,10 @@ class EncryptedTextField(models.TextField):
 
     Stored as the token of ``{"text": value}`` (the same scheme and keys as
     :class:`EncryptedJSONField`); the empty string is stored as is. Not searchable or
-    filterable by content.
+    filterable by content. ``max_length`` limits the plaintext (checked by
+    ``full_clean``, hence forms, the admin and the CLI), not the longer stored token.
+    Like :class:`EncryptedJSONField`, an assigned ``fernet:…`` token is read as a token
+    (decrypted), never encrypted a second time.
     """
 
     description = "text, encrypted at rest"
@@ -113,12 +117,19 @@ class EncryptedTextField(models.TextField):
         kwargs.setdefault("default", "")
         kwargs.setdefault("blank", True)
         super().__init__(*args, **kwargs)
+        if self.max_length is not None:
+            # TextField adds no length validator of its own.
+            self.validators.append(validators.MaxLengthValidator(self.max_length))
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
         return str(decrypt(value or "").get("text", ""))
 
     def to_python(self, value: Any) -> str:
-        return "" if value is None else str(value)
+        if value is None:
+            return ""
+        if isinstance(value, str) and value.startswith(_PREFIX):
+            return str(decrypt(value).get("text", ""))
+        return str(value)
 
     def get_prep_value(self, value: Any) -> str:
         value = self.to_python(value)

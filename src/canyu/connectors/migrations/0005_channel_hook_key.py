@@ -2,6 +2,10 @@
 
 In three steps, because a column default is computed once per migration: add the column
 empty, give each existing channel its own key, then make it required and unique.
+
+Migrating backwards drops the column and so every key; migrating forward again makes new
+random keys, so every push address configured at the platforms (``/hooks/<platform>/<key>``)
+changes and must be entered there again.
 """
 
 from django.db import migrations, models

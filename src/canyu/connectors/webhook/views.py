@@ -1,5 +1,8 @@
 """``POST /hooks/webhook/<key>``: verify, store durably, enqueue, answer.
 
+The channel is named by its key (``/hooks/webhook/<key>``) or, in the older form, by
+the slugs (``/hooks/webhook/<org>/<channel>``); see :mod:`canyu.connectors.hooks`.
+
 The answer comes after the items are committed to the intake table and before any of
 them is processed, so the sender learns quickly whether to retry, and a retry can never
 create a second message (intake and the delivery id both de-duplicate).
@@ -21,6 +24,7 @@ from django.views.decorators.http import require_POST
 from canyu.connectors import hooks
 from canyu.connectors.models import Platform
 from canyu.connectors.webhook import inbound
+from canyu.core.secrets import CredentialsError
 from canyu.inbox.api_events import parse_items, read_body
 from canyu.inbox.intake import IntakeResult, submit
 from canyu.inbox.tasks import schedule_processing
@@ -61,14 +65,21 @@ def _refuse(
 def receive(request: HttpRequest, **route: str) -> JsonResponse:
     """Take one normalised event or ``{"events": [...]}`` for a webhook channel.
 
-    Answers 404 for an unknown organisation or channel and for a channel that is not a
-    webhook channel alike (a caller cannot probe which); 413 above 1 MiB; 401 for a
-    missing, stale or wrong signature; 400 for a missing delivery id, a body that is not
+    Answers 404 for an address (``/hooks/webhook/<key>`` or the older
+    ``/hooks/webhook/<org>/<channel>``) that names no active channel and for one whose
+    channel is not a webhook channel alike (a caller cannot probe which); 503 when the
+    channel's stored secret cannot be decrypted (the credentials key changed; the log
+    says where, never the secret); 413 above 1 MiB; 401 for a missing, stale or wrong
+    signature; 400 for a missing delivery id, a body that is not
     JSON, or a batch whose every item is bad (the delivery id is then not remembered, so
     a corrected retry goes through); 200 ``{"duplicate": true}`` for a delivery id seen
     before (nothing is stored); otherwise 202 with the per-item result.
     """
-    channel = hooks.find_channel(Platform.WEBHOOK, route)
+    try:
+        channel = hooks.find_channel(Platform.WEBHOOK, route)
+    except CredentialsError as exc:
+        logger.error("webhook %s: cannot read the channel's secret: %s", hooks.where(route), exc)
+        return JsonResponse({"detail": "channel misconfigured"}, status=503)
     if channel is None:
         return _refuse(
             request,

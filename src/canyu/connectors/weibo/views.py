@@ -22,6 +22,7 @@ from canyu.connectors.models import Platform
 from canyu.connectors.webhook.inbound import record_receipt
 from canyu.connectors.weibo import inbound
 from canyu.connectors.weibo.pull import brand_uid
+from canyu.core.secrets import CredentialsError
 from canyu.inbox.intake import submit
 from canyu.inbox.models import Contact
 from canyu.inbox.tasks import schedule_processing
@@ -49,14 +50,21 @@ def receive(request: HttpRequest, **route: str) -> HttpResponse:
     """Verify the URL (GET) or take one push (POST).
 
     404 for an unknown address (key, or organisation and channel), or a channel that
-    is not Weibo; 401 for a
-    missing, stale or wrong signature; 413 above 64 KiB; 400 for a body that is not a
+    is not Weibo; 503 when the channel's stored credentials cannot be decrypted (the
+    credentials key changed; the log says where, never a secret); 401 for a missing,
+    stale or wrong signature; 413 above 64 KiB; 400 for a body that is not a
     push, or one addressed to another account; 200 with an empty body otherwise —
     including a replayed request, a retry of a message already stored, and event or
     unknown push types, which store no message.
     """
     where = hooks.where(route)
-    channel = hooks.find_channel(Platform.WEIBO, route)
+    try:
+        channel = hooks.find_channel(Platform.WEIBO, route)
+    except CredentialsError as exc:
+        logger.error("weibo push %s: cannot read the channel's credentials: %s", where, exc)
+        return HttpResponse(
+            "channel misconfigured", status=503, content_type="text/plain; charset=utf-8"
+        )
     if channel is None:
         return _refuse(request, where, 404, "no active Weibo channel at that address", "not found")
     where = hooks.where(route, channel)

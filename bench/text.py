@@ -1,16 +1,16 @@
 """Evaluate Canyu's text models on the held-out split of the shared data, against SnowNLP.
 
-    .venv/bin/python bench/text_eval.py [--data ../shared/data] [--snownlp-max 1000]
+    .venv/bin/python bench/text.py [--data ../shared/data] [--snownlp-max 1000]
 
 Prints, per data set: accuracy and macro-F1 of the shipped sentiment model (positive when
 score ≥ 0, the two-class reading the data's labels allow) on every held-out row, then the
 same for SnowNLP on the same rows (its predictions are cached in ``bench/out``: it takes
 milliseconds per text), the share the three-class reading calls neutral, and time per item
 of both on one fixed sample of at most ``--snownlp-max`` rows per data set, timed in
-alternating chunks of 20 texts so that both run under the same machine load. Then intent precision/recall per intent on the hand
-labels of ``bench/data/intent_labels.csv`` and time per item of segmentation (rjieba,
-with and without a user dictionary, and jieba for reference), sentiment, intent and
-``services.analyse``. SnowNLP (``pip install snownlp``) and jieba are needed here only.
+alternating chunks of 100 texts so that both run under the same machine load. Then intent
+precision/recall per intent on the hand labels of ``bench/data/intent_labels.csv`` and time
+per item of segmentation (rjieba, with and without a user dictionary, and jieba for
+reference), sentiment, intent and ``services.analyse``. SnowNLP (``pip install snownlp``) and jieba are needed here only.
 """
 
 from __future__ import annotations

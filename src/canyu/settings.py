@@ -15,6 +15,7 @@ from canyu.lib.env import (
     env_int,
     env_list,
     env_str,
+    read_or_create_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -74,8 +75,13 @@ except OSError as exc:
 if not SECRET_KEY:
     if not DEBUG and env_bool("CANYU_REQUIRE_SECRET_KEY", False):
         _fail(SettingError("CANYU_SECRET_KEY must be set in production"))
-    # A development key: stable per data directory, so sessions survive restarts.
-    SECRET_KEY = "canyu-insecure-development-key-" + str(DATA_DIR)
+    # A random key made once and kept in the data directory (readable by its owner only),
+    # so sessions survive restarts and the key that encrypts channel credentials (derived
+    # from this one unless CANYU_CREDENTIALS_KEY is set) cannot be guessed.
+    try:
+        SECRET_KEY = read_or_create_key(DATA_DIR / "secret_key")
+    except OSError as exc:
+        _fail(SettingError(f"CANYU_SECRET_KEY is not set and {DATA_DIR}/secret_key: {exc}"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -8,6 +8,8 @@ typo in production must never silently fall back to a default.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from pathlib import Path
 
 
@@ -75,3 +77,30 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise SettingError(f"{name}={value!r} must be one of {', '.join(sorted(choices))}")
     return value
+
+
+def read_or_create_key(path: Path) -> str:
+    """The secret kept in ``path``, made (random, owner-only) the first time it is asked for.
+
+    Two processes starting at once agree: the file is created exclusively, and the one that
+    loses the race reads what the winner wrote.
+    """
+    try:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    candidate = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner may not have written it yet
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.01)
+        raise OSError(f"{path} exists but is empty") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(candidate + "\n")
+    return candidate

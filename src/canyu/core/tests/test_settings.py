@@ -68,3 +68,38 @@ def test_the_embedded_database_is_a_sqlite_file_in_wal_mode(tmp_path):
     assert result.stdout.split() == ["sqlite", "wal", str(tmp_path / "canyu.sqlite3")], (
         result.stderr
     )
+
+
+def test_without_a_secret_key_one_is_made_once_and_kept_owner_only(tmp_path):
+    """No guessable fallback: the key (and the credentials key derived from it) is random,
+    stable across restarts of one install, and different for another install."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='canyu.settings'; django.setup();"
+        "from django.conf import settings; print(settings.SECRET_KEY)"
+    )
+
+    def key_of(data_dir) -> str:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        env.update(CANYU_DATA_DIR=str(data_dir), CANYU_SECRET_KEY="")
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    first = key_of(tmp_path / "a")
+    assert len(first) >= 40 and str(tmp_path) not in first
+    assert key_of(tmp_path / "a") == first  # kept
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o077 == 0  # owner only
+    assert key_of(tmp_path / "b") != first  # not derived from anything guessable
+
+
+def test_two_processes_making_the_key_at_once_agree(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from canyu.lib.env import read_or_create_key
+
+    path = tmp_path / "secret_key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: read_or_create_key(path), range(32)))
+    assert len(keys) == 1 and path.read_text().strip() in keys

@@ -82,6 +82,9 @@ if not SECRET_KEY:
         SECRET_KEY = read_or_create_key(DATA_DIR / "secret_key")
     except OSError as exc:
         _fail(SettingError(f"CANYU_SECRET_KEY is not set and {DATA_DIR}/secret_key: {exc}"))
+    # Credentials stored by earlier versions under the path-derived development key stay
+    # readable (and are re-encrypted under the new key when saved).
+    CREDENTIALS_OLD_KEYS = [*CREDENTIALS_OLD_KEYS, f"canyu-insecure-development-key-{DATA_DIR}"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

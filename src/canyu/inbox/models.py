@@ -7,9 +7,13 @@ since) so the list needs no join.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from canyu.core.models import OrgScoped
@@ -24,6 +28,10 @@ class Contact(OrgScoped):
     followers = models.PositiveBigIntegerField(null=True, blank=True)
     # created_at of the newest item seen from this contact: name and followers follow it.
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Whether the contact follows the brand's account on the platform: None = never
+    # seen a follow or unfollow, else the newest one's outcome, and when it happened.
+    follows = models.BooleanField(null=True, blank=True)
+    follow_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -36,6 +44,61 @@ class Contact(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.name or self.external_id} ({self.platform})"
+
+    @classmethod
+    def record_follow(
+        cls, organization_id: int, platform: str, external_id: str, follows: bool, at: dt.datetime
+    ) -> None:
+        """Record a follow (``follows=True``) or unfollow seen at ``at`` (aware) on the
+        contact, creating the contact if new: one ``INSERT … ON CONFLICT DO UPDATE``,
+        in the caller's transaction. A state at least as new as ``at`` is kept (a late,
+        older event changes nothing; at the same second the later-stored one wins).
+
+        Only the intake pipeline creates contacts otherwise, under the organisation's
+        intake lock, with ids it reserved; a new contact is inserted under that lock too
+        (on PostgreSQL; SQLite's write transaction already serialises), so a pipeline
+        batch never meets a contact inserted since it read the contacts.
+        """
+        from canyu.core.db import adapt_datetime, org_work_lock
+        from canyu.inbox.pipeline import INTAKE_LOCK
+
+        is_new = False
+        if connection.vendor == "postgresql":
+            known = (
+                cls.objects.filter(
+                    organization_id=organization_id, platform=platform, external_id=external_id
+                )
+                .values_list("follow_changed_at")
+                .first()
+            )
+            if known is not None and known[0] is not None and known[0] > at:
+                return  # a late, older event: answered by the read, without a write
+            is_new = known is None
+        qn = connection.ops.quote_name
+        table = qn(cls._meta.db_table)
+        changed_at = qn("follow_changed_at")
+        sql = (
+            f"INSERT INTO {table} ({qn('organization_id')}, {qn('platform')},"  # noqa: S608
+            f" {qn('external_id')}, {qn('name')}, {qn('follows')}, {changed_at},"
+            f" {qn('created_at')}) VALUES (%s, %s, %s, '', %s, %s, %s)"
+            f" ON CONFLICT ({qn('organization_id')}, {qn('platform')}, {qn('external_id')})"
+            f" DO UPDATE SET {qn('follows')} = excluded.{qn('follows')},"
+            f" {changed_at} = excluded.{changed_at}"
+            f" WHERE {table}.{changed_at} IS NULL OR {table}.{changed_at} <= excluded.{changed_at}"
+        )
+        params = [
+            organization_id,
+            platform,
+            external_id,
+            follows,
+            adapt_datetime(at.astimezone(dt.UTC)),
+            adapt_datetime(timezone.now()),
+        ]
+        with contextlib.ExitStack() as stack:
+            if is_new:
+                stack.enter_context(org_work_lock(INTAKE_LOCK, organization_id, wait=True))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
 
 
 class Status(models.TextChoices):

@@ -450,6 +450,13 @@ class ContactOut(Schema):
     name: str
     followers: int | None
     last_seen_at: UtcDateTime | None
+    follows: bool | None = Field(
+        description="whether the contact follows the brand's account (from the platform's "
+        "follow and unfollow events); null when none was seen"
+    )
+    follow_changed_at: UtcDateTime | None = Field(
+        description="when the newest follow or unfollow happened"
+    )
     created_at: UtcDateTime
 
 

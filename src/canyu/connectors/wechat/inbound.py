@@ -14,9 +14,12 @@ sender, no time, no type). Every *type* is accepted:
   :class:`~canyu.connectors.models.PlatformEvent`, keyed by ``FromUserName:CreateTime:Event``
   (``m:MsgId`` for an unknown message type), never refused.
 
-The inbox's ``Contact`` has no field for the follow state, so follows and unfollows are
-read back from that journal (:func:`follow_state`), and the 48-hour reply window from the
-fan's last message or window-opening event (:func:`last_interaction`).
+A follow (``subscribe``, a scan-to-subscribe too) or unfollow also sets the fan's
+``Contact.follows`` and ``follow_changed_at`` (creating the contact for a fan who never
+wrote), in the transaction that journals it, unless the contact holds a newer state; the
+send path reads the follow state per channel from the journal (:func:`follow_state`), and
+the 48-hour reply window from the fan's last message or window-opening event
+(:func:`last_interaction`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from canyu.connectors.webhook.inbound import record_receipt
 from canyu.core.db import insert_ignore_returning
 from canyu.inbox.intake import store as store_intake
 from canyu.inbox.intake import validate_items
-from canyu.inbox.models import IntakeItem
+from canyu.inbox.models import Contact, IntakeItem
 from canyu.inbox.tasks import schedule_processing
 
 logger = logging.getLogger("canyu.connectors.wechat")
@@ -351,6 +354,11 @@ def store(
             returning=["id"],
             casts={"raw": "jsonb"},
         )
+        if inserted and push.event in FOLLOW_EVENTS:
+            # A retry is a duplicate above and changes nothing here.
+            Contact.record_follow(
+                org.pk, channel.platform, push.from_user, push.event == "subscribe", push.created_at
+            )
     return Stored("event", duplicate=not inserted)
 
 

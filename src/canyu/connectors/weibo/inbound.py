@@ -30,6 +30,7 @@ from django.utils import timezone
 from canyu.connectors.models import Channel
 from canyu.connectors.state import locked_state, read_state
 from canyu.connectors.weibo.fields import FieldError, parse_time
+from canyu.inbox.models import Contact
 
 # A push is a few hundred bytes; anything much larger is not from Weibo.
 MAX_BODY_BYTES = 64 * 1024
@@ -204,13 +205,18 @@ def fan_key(uid: str) -> str:
 def record_follow(channel: Channel, push: Push) -> bool:
     """Remember an unfollow (a reply to that fan is refused); forget it on a new follow.
 
-    Only unfollowed fans get a row, so the table does not grow with every follower.
-    Returns True when the push was a follow-type event.
+    Only unfollowed fans get a state row, so that table does not grow with every
+    follower. The fan's contact records every follow and unfollow (``Contact.follows``),
+    created if new, unless it holds a newer one; a retry rewrites the same state. Both
+    in the caller's transaction. Returns True when the push was a follow-type event.
     """
     subtype = push.subtype
     if push.type != "event" or subtype not in FOLLOW | UNFOLLOW:
         return False
     at = push.created_at.astimezone(dt.UTC)
+    Contact.record_follow(
+        channel.organization_id, channel.platform, push.sender_id, subtype in FOLLOW, at
+    )
     if subtype in FOLLOW and read_state(channel, fan_key(push.sender_id)) is None:
         return True  # never unfollowed: nothing to remember
     with locked_state(channel, fan_key(push.sender_id)) as state:

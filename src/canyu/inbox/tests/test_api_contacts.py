@@ -47,6 +47,8 @@ def test_it_lists_contacts_by_name_with_a_count(api, fans):
         "name": "米粉小王",
         "followers": 42,
         "last_seen_at": "2026-11-22T03:00:00Z",
+        "follows": None,
+        "follow_changed_at": None,
         "created_at": wang["created_at"],
     }
     assert wang["created_at"].endswith("Z")

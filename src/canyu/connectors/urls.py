@@ -1,22 +1,18 @@
 """Inbound platform endpoints, mounted by the project at ``hooks/``.
 
-Each platform folder contributes its receiving view here; none of them uses sessions or
-CSRF, because each authenticates the request itself (signatures, platform tokens). A
-channel's address is ``<platform>/<hook_key>`` (see :mod:`canyu.connectors.hooks`);
-``<platform>/<org>/<channel>`` names the same channel by its slugs.
+Each platform that takes pushes names its receiving view in its ``config.py``
+(``PUSH_VIEW``, collected by the registry); none of them uses sessions or CSRF, because
+each authenticates the request itself (signatures, platform tokens). A channel's address is
+``<platform>/<hook_key>`` (see :mod:`canyu.connectors.hooks`); ``<platform>/<org>/<channel>``
+names the same channel by its slugs.
 """
 
 from django.urls import path
+from django.utils.module_loading import import_string
 
-from canyu.connectors.webhook import views as webhook_views
-from canyu.connectors.wechat import views as wechat_views
-from canyu.connectors.weibo import views as weibo_views
+from canyu.connectors.registry import push_views
 
-_RECEIVERS = {
-    "webhook": webhook_views.receive,
-    "wechat": wechat_views.receive,
-    "weibo": weibo_views.receive,
-}
+_RECEIVERS = {platform: import_string(view) for platform, view in push_views().items()}
 
 urlpatterns = [
     route

@@ -1,9 +1,9 @@
 """Platform reply windows: how long after a fan's last message the brand may still answer.
 
-WeChat customer-service messages may be sent for 48 hours after the fan's last
-interaction, and Weibo's fan-service private messages for 72 hours (see
-``specs/channels.md`` §1.6 and §2.4); public comments and e-mail have no window. The
-numbers live here, per platform and kind, so the core never names a platform.
+Each platform declares its windows, by kind of item, in its ``config.py``
+(``REPLY_WINDOWS = {"direct": timedelta(hours=48)}``); a kind or platform without one
+has no window. They are collected here, keyed by ``(platform, kind)``, so neither this
+module nor the core names a platform.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-REPLY_WINDOWS: dict[tuple[str, str], dt.timedelta] = {
-    ("wechat", "direct"): dt.timedelta(hours=48),
-    ("weibo", "direct"): dt.timedelta(hours=72),
-}
+from canyu.connectors.registry import reply_windows
+
+REPLY_WINDOWS: dict[tuple[str, str], dt.timedelta] = reply_windows()
 # Warn this long before a window closes: enough for an agent to pick the conversation up.
 WARN_BEFORE = dt.timedelta(hours=4)
 

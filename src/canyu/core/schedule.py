@@ -1,10 +1,16 @@
 """The one table of periodic jobs that ``canyu worker`` runs (dotted task path, seconds).
 
+The platforms' own jobs (a pull, a mailbox poll) are declared in their
+``connectors/<platform>/config.py`` (``PERIODIC_TASKS``) and added from the registry, so
+this table never names a platform.
+
 Each job is idempotent and safe to run in two workers at once: it repairs what a crash
 or a lost enqueue may have left behind.
 """
 
 from __future__ import annotations
+
+from canyu.connectors.registry import periodic_tasks
 
 SCHEDULE: list[tuple[str, int]] = [
     # Pending intake left by a worker killed mid-batch or an enqueue lost after commit.
@@ -25,8 +31,6 @@ SCHEDULE: list[tuple[str, int]] = [
     ("canyu.routing.tasks.drain_task", 10),
     # Conversations that waited past their team's threshold enter the all-staff pool.
     ("canyu.routing.tasks.overflow_task", 10),
-    # Weibo channels whose next pull of mentions and comments is due (each has its interval).
-    ("canyu.connectors.weibo.tasks.poll_weibo_task", 30),
-    # Mail channels whose IMAP poll is due (each has its interval; a lease keeps it single).
-    ("canyu.connectors.email.tasks.poll_mailboxes_task", 15),
+    # Each platform's own jobs (``PERIODIC_TASKS`` in its config.py).
+    *periodic_tasks(),
 ]

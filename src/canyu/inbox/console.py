@@ -1,18 +1,18 @@
 """What the agent console knows about platforms, and small helpers its views share.
 
 Platform facts the console needs — how long a reply may be, how the platform counts its
-length, where a contact's profile lives — are kept here, in one table each, so a new
-platform is one line per table and no template or script names a platform.
+length, where a contact's profile lives — are declared by each platform in its
+``connectors/<platform>/config.py`` and collected by ``connectors/registry.py``; this
+module only asks, so it never names a platform.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.template.defaultfilters import linebreaksbr
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from canyu.connectors import registry
 from canyu.connectors.models import Platform
 from canyu.inbox.models import Delivery, Kind, Status
 from canyu.text.models import Intent
@@ -31,8 +32,7 @@ class ReplyLimit:
     """The longest reply a platform accepts.
 
     ``counting`` is how the platform measures: "chars" counts every character as one;
-    "weibo" counts a Chinese (or any non-ASCII) character as one and an ASCII character
-    as half, rounded up, as Weibo's composer does.
+    another rule is one a platform brings in its ``config.py`` (``REPLY_COUNTING``).
     """
 
     max_length: int
@@ -42,49 +42,23 @@ class ReplyLimit:
         return reply_length(text, self.counting)
 
 
-# The reply limits by platform; a platform missing here has no limit the console knows.
-# WeChat's 600 is the customer-service text message limit of a standard Official
-# Account; an account with another limit changes it here (one place, also used by the
-# reply box's counter). E-mail has no limit.
-REPLY_LIMITS: dict[str, ReplyLimit] = {
-    Platform.WEIBO: ReplyLimit(140, "weibo"),
-    Platform.WECHAT: ReplyLimit(600),
-    Platform.WEBHOOK: ReplyLimit(5000),
-}
-
-
+@cache
 def reply_limit(platform: str) -> ReplyLimit | None:
-    """The reply limit of ``platform``, or None when it has none."""
-    return REPLY_LIMITS.get(platform)
+    """The reply limit of ``platform`` (its ``config.py``'s ``REPLY_LIMIT``), or None."""
+    limit = registry.reply_limits().get(platform)
+    return ReplyLimit(*limit) if limit is not None else None
 
 
 def reply_length(text: str, counting: str = "chars") -> int:
     """``text``'s length as a platform counts it (see :class:`ReplyLimit`)."""
-    if counting == "weibo":
-        ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-        return (len(text) - ascii_chars) + math.ceil(ascii_chars / 2)
-    return len(text)
-
-
-def _weibo_profile(external_id: str) -> str | None:
-    # Weibo's numeric user ids have a stable profile address; screen names do not.
-    return f"https://weibo.com/u/{external_id}" if external_id.isdigit() else None
-
-
-def _email_profile(external_id: str) -> str | None:
-    return f"mailto:{quote(external_id, safe='@.+')}" if "@" in external_id else None
-
-
-# How to link to a contact's profile on its platform, from the contact's platform id.
-PROFILE_URLS: dict[str, Callable[[str], str | None]] = {
-    Platform.WEIBO: _weibo_profile,
-    Platform.EMAIL: _email_profile,
-}
+    count = registry.reply_counting().get(counting)
+    return count(text) if count is not None else len(text)
 
 
 def profile_url(platform: str, external_id: str) -> str | None:
-    """A link to the contact's profile on the platform, when one can be built."""
-    build = PROFILE_URLS.get(platform)
+    """A link to the contact's profile on the platform (its ``config.py``'s
+    ``PROFILE_URL``), when one can be built."""
+    build = registry.profile_urls().get(platform)
     return build(external_id) if build is not None and external_id else None
 
 

@@ -28,6 +28,7 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -63,6 +64,17 @@ KEY_ALIASES: dict[str, str] = {}
 DEFAULT_POLL_INTERVAL = 60
 MAX_KEY_LENGTH = 191  # Message.platform_id and Conversation.thread_key
 _TOKEN = re.compile(r"^c(\d{1,18})\.([0-9a-f]{16})$")
+
+
+def profile_url(external_id: str) -> str | None:
+    return f"mailto:{quote(external_id, safe='@.+')}" if "@" in external_id else None
+
+
+# What the rest of Canyu knows about e-mail (collected by ``connectors/registry.py``):
+# no reply limit, no reply window, no push (mail is polled).
+PROFILE_URL = profile_url
+# Mailboxes whose IMAP poll is due (each has its interval; a lease keeps it single).
+PERIODIC_TASKS = [("canyu.connectors.email.tasks.poll_mailboxes_task", 15)]
 
 
 class ConfigError(ValueError):

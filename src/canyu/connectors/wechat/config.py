@@ -10,6 +10,7 @@ the ``canyu channel … --set`` names of the issue, so either spelling works.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,6 +44,17 @@ KEY_ALIASES: dict[str, str] = {
     "aes_key": "encoding_aes_key",
     "app_secret": "appsecret",
 }
+
+
+# What the rest of Canyu knows about WeChat (collected by ``connectors/registry.py``).
+# 600 is the customer-service text message limit of a standard Official Account; an
+# account with another limit changes it here (also used by the reply box's counter).
+REPLY_LIMIT = (600, "chars")
+# Customer-service messages may be sent for 48 hours after the fan's last interaction
+# (specs/channels.md §1.6).
+REPLY_WINDOWS = {"direct": dt.timedelta(hours=48)}
+# Pushes arrive at /hooks/wechat/<key> (and /hooks/wechat/<org>/<channel>).
+PUSH_VIEW = "canyu.connectors.wechat.views.receive"
 
 
 def _first(source: dict[str, Any], *names: str) -> str:

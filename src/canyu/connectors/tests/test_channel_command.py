@@ -5,6 +5,7 @@ stored."""
 from __future__ import annotations
 
 import io
+import logging
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -272,3 +273,153 @@ def test_keys_lists_each_platforms_settings_and_where_they_go():
     assert "api_base\tconfig" in out
     assert "password\tsecret" in run("keys", "email")
     assert "takes no settings" in run("keys", "webhook")
+
+
+# --- a webhook channel's signing secret and callback URL (model fields, not settings) ---
+
+NEW_SECRET = "whsec-rotated-5e0d9c1a"
+
+
+def raw_column(channel: Channel, column: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {column} FROM connectors_channel WHERE id = %s",  # noqa: S608 - fixed names
+            [channel.pk],
+        )
+        return cursor.fetchone()[0]
+
+
+def snapshot(channel: Channel) -> tuple:
+    channel = Channel.objects.get(pk=channel.pk)
+    return (
+        channel.secret,
+        channel.previous_secret,
+        channel.callback_url,
+        channel.config,
+        channel.credentials,
+    )
+
+
+def test_set_reads_a_new_secret_from_stdin_stores_it_encrypted_and_never_shows_it(
+    hook, monkeypatch, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    out = run(
+        *("set", "shop", "--org", "xiaomi", "--secret-stdin"),
+        stdin=f"{NEW_SECRET}\n",
+        monkeypatch=monkeypatch,
+    )
+    hook.refresh_from_db()
+    assert hook.secret == NEW_SECRET
+    stored = raw_column(hook, "secret")
+    assert stored.startswith("fernet:") and NEW_SECRET not in stored
+    assert "secret=••••" in out
+    shown = run("show", "shop", "--org", "xiaomi")
+    for text in (out, shown, caplog.text):
+        assert NEW_SECRET not in text
+    # The secret is never an argument: the option takes none.
+    with pytest.raises(CommandError):
+        run("set", "shop", "--org", "xiaomi", "--secret-stdin", NEW_SECRET)
+
+
+def test_set_changes_the_callback_url_and_shows_it_without_its_token(hook):
+    url = "https://u:pw-LEAK@shop.example/replies?token=tok-LEAK"
+    out = run("set", "shop", "--org", "xiaomi", "--callback-url", url)
+    hook.refresh_from_db()
+    assert hook.callback_url == url
+    assert "callback URL: https://shop.example/replies" in out
+    assert "LEAK" not in out
+    out = run("set", "shop", "--org", "xiaomi", "--callback-url", "")
+    hook.refresh_from_db()
+    assert hook.callback_url == "" and "callback URL removed" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("shop.example/replies", "Enter a valid URL"),
+        ("https://", "Enter a valid URL"),
+        ("http://exa mple.com/x?token=tok-LEAK", "Enter a valid URL"),
+        ("javascript:alert(1)", "Enter a valid URL"),
+        ("ftp://shop.example/replies?token=tok-LEAK", "must be an http:// or https:// address"),
+        ("https://shop.example/" + "x" * 500, "at most 500 characters"),
+    ],
+)
+def test_a_bad_callback_url_is_refused_clearly_and_nothing_changes(hook, monkeypatch, url, reason):
+    before = snapshot(hook)
+    with pytest.raises(CommandError, match=reason) as refused:
+        run(
+            *("set", "shop", "--org", "xiaomi", "--secret-stdin", "--callback-url", url),
+            stdin=f"{NEW_SECRET}\n",
+            monkeypatch=monkeypatch,
+        )
+    message = str(refused.value)
+    assert message.startswith("--callback-url:")
+    assert "LEAK" not in message and NEW_SECRET not in message
+    assert snapshot(hook) == before  # the secret read with it is not stored either
+
+
+def test_a_missing_or_oversize_secret_is_refused_and_nothing_changes(hook, monkeypatch):
+    before = snapshot(hook)
+    with pytest.raises(CommandError, match="standard input gave no secret"):
+        run("set", "shop", "--org", "xiaomi", "--secret-stdin", stdin="\n", monkeypatch=monkeypatch)
+    too_long = "s" * 201
+    with pytest.raises(CommandError, match="at most 200 characters") as refused:
+        run(
+            "set",
+            "shop",
+            "--org",
+            "xiaomi",
+            "--secret-stdin",
+            stdin=too_long,
+            monkeypatch=monkeypatch,
+        )
+    assert too_long not in str(refused.value)
+    assert snapshot(hook) == before
+
+
+def test_only_webhook_channels_take_a_secret_or_callback_url(org, monkeypatch):
+    channel = Channel.objects.get(organization=org, slug="wechat-oa")
+    before = snapshot(channel)
+    with pytest.raises(CommandError, match="only webhook channels"):
+        run(
+            "set",
+            "wechat-oa",
+            "--org",
+            "xiaomi",
+            "--secret-stdin",
+            stdin=f"{NEW_SECRET}\n",
+            monkeypatch=monkeypatch,
+        )
+    with pytest.raises(CommandError, match="only webhook channels"):
+        run("set", "wechat-oa", "--org", "xiaomi", "--callback-url", "https://x.example/")
+    assert snapshot(channel) == before
+
+
+def test_add_refuses_a_callback_url_the_sender_could_not_use(org):
+    with pytest.raises(CommandError, match="--callback-url: must be an http"):
+        run(
+            *("add", "--org", "xiaomi", "--slug", "shop2", "--platform", "webhook"),
+            *("--callback-url", "ftp://shop.example/replies"),
+        )
+    assert not Channel.objects.filter(slug="shop2").exists()
+
+
+def test_add_takes_the_secret_from_stdin_and_refuses_an_empty_one(org, monkeypatch):
+    with pytest.raises(CommandError, match="standard input gave no secret"):
+        run(
+            *("add", "--org", "xiaomi", "--slug", "shop2", "--platform", "webhook"),
+            "--secret-stdin",
+            stdin="",
+            monkeypatch=monkeypatch,
+        )
+    assert not Channel.objects.filter(slug="shop2").exists()
+    out = run(
+        *("add", "--org", "xiaomi", "--slug", "shop2", "--platform", "webhook"),
+        *("--secret-stdin", "--callback-url", "https://shop.example/replies"),
+        stdin=f"{NEW_SECRET}\n",
+        monkeypatch=monkeypatch,
+    )
+    channel = Channel.objects.get(organization=org, slug="shop2")
+    assert (channel.secret, channel.callback_url) == (NEW_SECRET, "https://shop.example/replies")
+    assert NEW_SECRET not in out and NEW_SECRET not in raw_column(channel, "secret")

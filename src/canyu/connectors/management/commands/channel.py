@@ -3,6 +3,7 @@
     canyu channel add --org xiaomi --slug wechat-oa --platform wechat \\
         --set appid=wx… --set token=… --set encoding_aes_key=… --set appsecret=…
     canyu channel set wechat-oa --org xiaomi --set api_base=http://127.0.0.1:9000 --unset token
+    canyu channel set shop --org xiaomi --secret-stdin --callback-url https://shop.example/replies
     canyu channel show wechat-oa --org xiaomi
 
 Each ``--set`` key goes to the channel's ``config`` or to its encrypted ``credentials`` by
@@ -10,12 +11,20 @@ the platform's declaration (``connectors/<platform>/config.py``); an unknown key
 with the list of known ones. ``--set-stdin KEY`` reads the value of ``KEY`` from a line of
 standard input instead, keeping a secret out of the shell history and the process list.
 Secret values are never printed: the command shows ``key=••••`` for each one that is set.
+
+A webhook channel's signing secret and callback URL are fields of the channel, not
+settings: ``add`` and ``set`` take them as ``--secret-stdin`` (one line of standard input,
+read before any ``--set-stdin`` line; never an argument, which the process list and the
+shell history would show) and ``--callback-url URL`` (an http:// or https:// address;
+``set --callback-url ""`` removes it). The URL is shown without user info or query, where
+a token may hide.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import (
@@ -28,6 +37,7 @@ from django.db import transaction
 
 from canyu.connectors import channel_settings, hooks
 from canyu.connectors.models import Channel, MatrixRole, Platform
+from canyu.connectors.webhook.outbound import display_url
 from canyu.core.commands import describe, organization_or_error
 
 
@@ -73,6 +83,17 @@ class Command(BaseCommand):
         _settings_arguments(change)
         change.add_argument(
             "--unset", action="append", default=[], metavar="KEY", help="remove a setting"
+        )
+        change.add_argument(
+            "--callback-url",
+            default=None,
+            metavar="URL",
+            help='webhook channels: where replies go ("" removes it)',
+        )
+        change.add_argument(
+            "--secret-stdin",
+            action="store_true",
+            help="webhook channels: read a new signing secret from standard input",
         )
         show = sub.add_parser("show", help="a channel's settings (secrets masked)")
         show.add_argument("slug")
@@ -151,6 +172,30 @@ class Command(BaseCommand):
         if changes.removed:
             self.stdout.write("removed: " + ", ".join(changes.removed))
 
+    def _callback_url(self, value: str, channel: Channel) -> str:
+        """The URL checked by the model field (as ``full_clean`` does) and for a scheme
+        the webhook sender can use; CommandError naming the option otherwise (the value
+        itself is not repeated: it may carry a token)."""
+        field = Channel._meta.get_field("callback_url")
+        try:
+            url = str(field.clean(value.strip(), channel))
+        except ValidationError as exc:
+            raise CommandError(f"--callback-url: {' '.join(exc.messages)}") from None
+        if url and urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise CommandError("--callback-url: must be an http:// or https:// address")
+        return url
+
+    def _secret(self, channel: Channel) -> str:
+        """One line of standard input as the new signing secret, checked like the field."""
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise CommandError("--secret-stdin: standard input gave no secret")
+        try:
+            Channel._meta.get_field("secret").clean(secret, channel)
+        except ValidationError as exc:
+            raise CommandError(f"--secret-stdin: {' '.join(exc.messages)}") from None
+        return secret
+
     def _add(self, org: Any, options: dict[str, Any]) -> None:
         if Channel.objects.filter(organization=org, slug=options["slug"]).exists():
             raise CommandError(f"channel {options['slug']!r} already exists in {org.slug}")
@@ -161,10 +206,10 @@ class Command(BaseCommand):
             role=options["role"],
             name=options["name"],
             external_id=options["external_id"],
-            callback_url=options["callback_url"],
         )
+        channel.callback_url = self._callback_url(options["callback_url"], channel)
         if options["secret_stdin"]:
-            channel.secret = sys.stdin.readline().strip()
+            channel.secret = self._secret(channel)
         changes = self._apply(channel, self._values(options), [])
         try:
             channel.full_clean()
@@ -178,16 +223,47 @@ class Command(BaseCommand):
         self._report_address(channel)
 
     def _set(self, channel: Channel, options: dict[str, Any]) -> Channel:
+        fields: dict[str, str] = {}
+        webhook_only = [
+            name
+            for name, given in (
+                ("--secret-stdin", options["secret_stdin"]),
+                ("--callback-url", options["callback_url"] is not None),
+            )
+            if given
+        ]
+        if webhook_only and channel.platform != Platform.WEBHOOK:
+            raise CommandError(
+                f"{' and '.join(webhook_only)}: channel {channel.slug} is a {channel.platform}"
+                " channel; only webhook channels have a signing secret and a callback URL"
+                " (platform secrets: --set-stdin KEY)"
+            )
+        if options["secret_stdin"]:
+            fields["secret"] = self._secret(channel)
+        if options["callback_url"] is not None:
+            fields["callback_url"] = self._callback_url(options["callback_url"], channel)
         values = self._values(options)
-        if not values and not options["unset"]:
-            raise CommandError("nothing to change: give --set KEY=VALUE or --unset KEY")
+        if not values and not options["unset"] and not fields:
+            raise CommandError(
+                "nothing to change: give --set KEY=VALUE, --unset KEY, --secret-stdin"
+                " or --callback-url URL"
+            )
         with transaction.atomic():
             # Re-read under a lock so a concurrent change of another key is not lost.
             channel = Channel.objects.select_for_update().get(pk=channel.pk)
             changes = self._apply(channel, values, options["unset"])
-            channel.save(update_fields=["config", "credentials"])
+            for name, value in fields.items():
+                setattr(channel, name, value)
+            channel.save(update_fields=["config", "credentials", *fields])
         self.stdout.write(f"updated channel {channel.slug}")
         self._report(changes)
+        if "secret" in fields:
+            self.stdout.write(f"set (encrypted): secret={channel_settings.MASK}")
+        if "callback_url" in fields:
+            url = fields["callback_url"]
+            self.stdout.write(
+                f"callback URL: {display_url(url)}" if url else "callback URL removed"
+            )
         return channel
 
     def _show(self, channel: Channel) -> None:

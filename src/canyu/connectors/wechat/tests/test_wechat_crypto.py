@@ -2,11 +2,14 @@
 
 import base64
 import csv
+import hashlib
 import json
 import struct
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from canyu.connectors.wechat import crypto
 from canyu.connectors.wechat.tests.conftest import FIXTURES
@@ -212,3 +215,145 @@ def test_garbage_ciphertext_is_a_crypto_error_not_a_crash(encrypt):
 def test_a_malformed_encoding_aes_key_is_refused(key):
     with pytest.raises(ValueError, match="EncodingAESKey"):
         crypto.aes_key(key)
+
+
+# --- fuzz: whatever arrives as ``Encrypt``, decryption answers CryptoError or the message ---
+
+FUZZ_BOX = crypto.WechatCrypto(*WECOM)
+FUZZ_KEY = base64.b64decode(WECOM[1] + "=")
+FUZZ_APPID = WECOM[2].encode()
+FUZZ_PLAIN = [
+    b"",
+    b"<xml><Content><![CDATA[\xe4\xbd\xa0\xe5\xa5\xbd]]></Content></xml>",
+    b"x" * 44,  # 16 + 4 + 44 + 18 = 82 bytes of payload: the padding fills a third block
+    b"y" * 300,
+]
+# Deterministic prefixes: the same samples each run, so a failure can be replayed.
+FUZZ_SEALED = [FUZZ_BOX.encrypt(plain, b"0123456789abcdef") for plain in FUZZ_PLAIN]
+B64_NOISE = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n -_中é\x00",
+    max_size=8,
+)
+
+
+def _sign(timestamp: str, nonce: str, encrypt: str) -> str:
+    """msg_signature computed here, independently of the code under test."""
+    joined = "".join(sorted([WECOM[0], timestamp, nonce, encrypt]))
+    return hashlib.sha1(joined.encode()).hexdigest()  # noqa: S324 - WeChat's scheme
+
+
+def _decrypted_or_refused(encrypt: str, timestamp="1409304348", nonce="xxxxxx", given=None):
+    """The message, or None for a CryptoError; anything else propagates and fails."""
+    given = _sign(timestamp, nonce, encrypt) if given is None else given
+    try:
+        message = FUZZ_BOX.decrypt_message(timestamp, nonce, encrypt, given)
+    except crypto.CryptoError as exc:
+        assert WECOM[1] not in str(exc)  # the key never appears in the reason
+        event(f"refused: {exc}")
+        return None
+    assert isinstance(message, bytes)
+    return message
+
+
+def _splice(data, cuts):
+    data = data[:]
+    for position, length, replacement in cuts:
+        start = position % (len(data) + 1)
+        data[start : start + length] = replacement
+    return data
+
+
+MUTATIONS = st.one_of(
+    # the base64 text as it arrives: bad characters, cut, padded, wrapped
+    st.lists(
+        st.tuples(st.integers(0, 500), st.integers(0, 8), B64_NOISE), min_size=1, max_size=3
+    ).map(lambda cuts: ("text", cuts)),
+    # well-formed base64 of altered AES blocks, still whole blocks so decryption runs:
+    # bytes overwritten in place (CBC garbles that block and flips bits in the next) ...
+    st.lists(
+        st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=16)), min_size=1, max_size=3
+    ).map(lambda cuts: ("bytes", cuts)),
+    # ... or whole blocks dropped (negative) or repeated
+    st.lists(st.integers(-24, 24), min_size=1, max_size=3).map(lambda ops: ("blocks", ops)),
+    # any text at all in place of Encrypt (signed correctly)
+    st.text(max_size=80).map(lambda text: ("any", text)),
+    # an intact Encrypt under any timestamp, nonce and msg_signature
+    st.tuples(st.text(max_size=12), st.text(max_size=12), st.text(max_size=45)).map(
+        lambda query: ("query", query)
+    ),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(index=st.sampled_from(range(len(FUZZ_SEALED))), mutation=MUTATIONS)
+def test_mutated_envelope_parts_are_a_crypto_error_or_the_message(index, mutation):
+    """``decrypt_message`` with a mutated ``Encrypt`` (its base64 text, bytes of its AES
+    blocks, whole blocks dropped or repeated, or any text) or a forged query raises CryptoError and nothing else; what it does return is
+    the sealed message itself."""
+    sealed, kind, change = FUZZ_SEALED[index], *mutation
+    if kind == "query":
+        timestamp, nonce, given = change
+        message = _decrypted_or_refused(sealed, timestamp, nonce, given)
+        assert message is None or given.strip().lower() == _sign(timestamp, nonce, sealed)
+        return
+    if kind == "text":
+        encrypt = "".join(_splice(list(sealed), [(p, n, list(r)) for p, n, r in change]))
+    elif kind == "bytes":
+        data = bytearray(base64.b64decode(sealed))
+        for position, replacement in change:
+            start = position % len(data)
+            data[start : start + len(replacement)] = replacement[: len(data) - start]
+        encrypt = base64.b64encode(bytes(data)).decode()
+    elif kind == "blocks":
+        data = base64.b64decode(sealed)
+        blocks = [data[i : i + 16] for i in range(0, len(data), 16)]
+        for op in change:
+            at = abs(op) % len(blocks) if blocks else 0
+            if op < 0 and blocks:
+                del blocks[at]
+            elif blocks:
+                blocks.insert(at, blocks[at])
+        encrypt = base64.b64encode(b"".join(blocks)).decode()
+    else:
+        encrypt = change
+    message = _decrypted_or_refused(encrypt)
+    if encrypt.strip() == sealed:
+        assert message == FUZZ_PLAIN[index]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    prefix=st.binary(min_size=16, max_size=16),
+    length=st.none() | st.integers(0, 80) | st.integers(0, 2**32 - 1),
+    body=st.binary(max_size=64),
+    appid=st.just(FUZZ_APPID) | st.sampled_from([FUZZ_APPID[:-1], FUZZ_APPID + b"x", b"", b"wx0"]),
+    tail=st.none() | st.binary(max_size=40),
+)
+def test_any_decrypted_layout_is_read_exactly_as_the_spec_says_or_refused(
+    prefix, length, body, appid, tail
+):
+    """Encrypt arbitrary plaintext layouts (lengths that lie, padding bytes out of range,
+    another AppID) with the right key and no padding of ours, so every check after the
+    AES step is reached. The oracle is the layout of spec §1.5, written out here.
+    ``length`` None is the true length, ``tail`` None the right padding."""
+    size_field = len(body) if length is None else length
+    plain = prefix + struct.pack(">I", size_field) + body + appid
+    if tail is None:
+        amount = 32 - len(plain) % 32
+        plain += bytes([amount]) * amount
+    else:
+        plain += tail
+        plain += b"\x20" * (-len(plain) % 16)  # whole AES blocks; 0x20 is a valid pad too
+    encryptor = Cipher(algorithms.AES(FUZZ_KEY), modes.CBC(FUZZ_KEY[:16])).encryptor()
+    encrypt = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+    expected = None
+    pad = plain[-1]
+    if 1 <= pad <= 32 and pad <= len(plain):
+        unpadded = plain[:-pad]
+        if len(unpadded) >= 20:
+            (size,) = struct.unpack(">I", unpadded[16:20])
+            if 20 + size <= len(unpadded) and unpadded[20 + size :] == FUZZ_APPID:
+                expected = unpadded[20 : 20 + size]
+    event("read" if expected is not None else "refused")
+    assert _decrypted_or_refused(encrypt) == expected

@@ -325,3 +325,51 @@ def test_a_replayed_signed_query_cannot_carry_a_new_body(push, wechat):
     again = push(text_push(content="新的", msg_id="503"), timestamp=now, nonce="n-2")
     assert again.status_code == 200
     assert IntakeItem.objects.filter(channel=wechat, platform_id="503").exists()
+
+
+def test_a_short_video_is_stored_like_a_video(push, wechat, org):
+    from canyu.connectors.wechat.tests.test_wechat_inbound import short_video
+
+    for body in (short_video(msg_id="71"), short_video("video", msg_id="72")):
+        assert (push(body).status_code, push(body).content) == (200, b"success")
+    process_pending(org.pk)
+    short, video = (Message.objects.get(channel=wechat, platform_id=i) for i in ("71", "72"))
+    expected = [{"type": "video", "media_id": "media_id", "thumb_media_id": "thumb_media_id"}]
+    assert short.attachments == video.attachments == expected
+    assert (short.kind, short.direction, short.text) == (video.kind, video.direction, video.text)
+    assert short.conversation_id == video.conversation_id  # the same fan's conversation
+    assert (short.raw["MsgType"], video.raw["MsgType"]) == ("shortvideo", "video")
+    assert not PlatformEvent.objects.filter(channel=wechat).exists()  # messages, not events
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_a_hostile_push_leaves_the_channel_working(push, wechat, org, mode, caplog):
+    """Billion laughs and an external entity posted through the view are refused (400),
+    store nothing, and a good push right after on the same channel is stored."""
+    from canyu.connectors.wechat.tests.test_wechat_inbound import HOSTILE
+
+    if mode == "safe":
+        wechat.credentials = {**wechat.credentials, "encoding_aes_key": AES_KEY}
+        wechat.save()
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+            for n in range(1, 10)
+        )
+        + b"]><xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>"
+        b"<MsgType>text</MsgType><Content>&lol9;</Content><MsgId>1</MsgId></xml>"
+    )
+    encrypt = mode == "safe"
+    with caplog.at_level(logging.WARNING, logger="canyu.connectors.wechat"):
+        for body in (laughs, HOSTILE["external entity"], HOSTILE["doctype only"]):
+            response = push(body, encrypt=encrypt)
+            assert response.status_code == 400, response.content
+    assert caplog.text.count("refused with 400: XML with a DTD or entities is refused") == 3
+    assert "root:x:0" not in caplog.text  # /etc/passwd was never read
+    assert not IntakeItem.objects.exists() and not PlatformEvent.objects.exists()
+
+    good = push(text_push(content="正常的消息", msg_id="880099"), encrypt=encrypt)
+    assert (good.status_code, good.content) == (200, b"success")
+    process_pending(org.pk)
+    assert Message.objects.get(channel=wechat, platform_id="880099").text == "正常的消息"

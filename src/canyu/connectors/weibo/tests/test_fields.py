@@ -1,6 +1,7 @@
 """Weibo's ids, times, links and push signature, against the spec's values."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -9,9 +10,17 @@ from canyu.connectors.weibo.fields import FieldError, item_id, mid_to_bid, parse
 
 
 def test_it_reads_ids_above_2_53_exactly_from_idstr():
-    assert item_id({"id": 5612814510546515491, "idstr": "5612814510546515491"}) == (
+    # What a JSON parser that reads numbers as doubles makes of the id: the nearest float,
+    # 477 off. ``id`` and ``idstr`` differ, so the answer shows which one is read.
+    rounded = int(float(5612814510546515491))
+    assert rounded == 5612814510546515968 != 5612814510546515491
+    assert item_id({"id": rounded, "idstr": "5612814510546515491"}) == "5612814510546515491"
+    assert item_id({"id": float(rounded), "idstr": "5612814510546515491"}) == (
         "5612814510546515491"
     )
+    # The same through json.loads of an answer already rewritten by such a parser.
+    answer = json.loads('{"id": 5612814510546515968, "idstr": "5612814510546515491"}')
+    assert item_id(answer) == "5612814510546515491"
     # An integer id without idstr (older answers) is exact too; a float is refused.
     assert item_id({"id": 5612814510546515491}) == "5612814510546515491"
     with pytest.raises(FieldError):

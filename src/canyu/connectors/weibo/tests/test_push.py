@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import logging
 import time
 
 import pytest
@@ -116,15 +117,32 @@ def test_two_messages_in_the_same_second_are_both_kept(post, weibo):
     assert Conversation.objects.filter(channel=weibo).count() == 1
 
 
-def test_bad_bodies_are_refused_with_a_reason(post, weibo):
-    assert post(b"{not json").status_code == 400
-    assert post(b"[1, 2]").status_code == 400
-    assert post({**push(), "created_at": "yesterday"}).status_code == 400
-    assert post({**push(), "sender_id": 1.5e9}).status_code == 400
-    too_big = post(b"x" * (inbound.MAX_BODY_BYTES + 1))
-    assert too_big.status_code == 413
+def test_bad_bodies_are_refused_with_a_reason(post, weibo, caplog):
+    def refused(body, status):
+        """The answer's status, and the warning logged for it (the last one)."""
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="canyu.connectors.weibo"):
+            answer = post(body)
+        assert answer.status_code == status
+        [record] = [r for r in caplog.records if r.name == "canyu.connectors.weibo"]
+        assert record.levelno == logging.WARNING
+        return record.getMessage()
+
+    assert "refused with 400: body is not JSON" in refused(b"{not json", 400)
+    assert "refused with 400: body must be a JSON object" in refused(b"[1, 2]", 400)
+    assert "refused with 400: created_at is not a Weibo time" in refused(
+        {**push(), "created_at": "yesterday"}, 400
+    )
+    assert "refused with 400: sender_id must be a numeric user id" in refused(
+        {**push(), "sender_id": 1.5e9}, 400
+    )
+    too_big = refused(b"x" * (inbound.MAX_BODY_BYTES + 1), 413)
+    assert f"refused with 413: body larger than {inbound.MAX_BODY_BYTES} bytes" in too_big
     other = post({**push(), "receiver_id": 1000000001})
     assert other.status_code == 400 and b"another account" in other.content
+    assert "refused with 400: push addressed to another account" in caplog.text
+    # The log says why, never the secret or the message text.
+    assert APP_SECRET not in caplog.text and "订单" not in caplog.text
     assert IntakeItem.objects.count() == 0
     assert WebhookReceipt.objects.count() == 0
 

@@ -10,6 +10,8 @@ from canyu.notifications.api import router as notifications_router
 from canyu.routing.api import router as routing_router
 from canyu.sla.api import router as reports_router
 from canyu.sla.api_config import router as sla_config_router
+from canyu.text.api_rules import router as text_rules_router
+from canyu.text.api_trends import router as text_trends_router
 
 api = NinjaAPI(
     title="Canyu API",
@@ -27,3 +29,5 @@ api.add_router("/reports", reports_router)
 api.add_router("/routing", routing_router)
 api.add_router("/sla", sla_config_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/text/rules", text_rules_router)
+api.add_router("/text/trends", text_trends_router)

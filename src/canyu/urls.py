@@ -16,5 +16,7 @@ urlpatterns = [
     path("settings/", include("canyu.accounts.settings_urls")),
     path("settings/", include("canyu.sla.settings_urls")),
     path("settings/", include("canyu.routing.settings_urls")),
+    path("settings/", include("canyu.text.settings_urls")),
+    path("insights/", include("canyu.text.urls")),
     path("notifications/", include("canyu.notifications.urls")),
 ]

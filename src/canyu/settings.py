@@ -39,6 +39,9 @@ try:
     DB_CONN_MAX_AGE = env_int("CANYU_DB_CONN_MAX_AGE", 600, minimum=0)
     INTAKE_MAX_BODY_BYTES = env_int("CANYU_INTAKE_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
     INTAKE_MAX_EVENTS = env_int("CANYU_INTAKE_MAX_EVENTS", 1000, minimum=1, maximum=10000)
+    # Django refuses a body above this with a bare 400 before the intake can answer 413:
+    # it must admit every body the intake takes.
+    DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, INTAKE_MAX_BODY_BYTES)
     INTAKE_PROCESS_INLINE = env_bool("CANYU_INTAKE_PROCESS_INLINE", False)
     PIPELINE_BATCH_SIZE = env_int("CANYU_PIPELINE_BATCH_SIZE", 1000, minimum=1, maximum=10000)
     INTAKE_GATHER_MS = env_int("CANYU_INTAKE_GATHER_MS", 200, minimum=0, maximum=60000)

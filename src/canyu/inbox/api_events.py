@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from ninja import Router, Schema
 
@@ -39,7 +40,10 @@ def read_body(request: HttpRequest, limit: int) -> tuple[bytes | None, JsonRespo
         return None, error(400, "Content-Length is not a number")
     if declared > limit:
         return None, error(413, f"body larger than {limit} bytes")
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:  # a body without a declared length, past Django's own cap
+        return None, error(413, f"body larger than {limit} bytes")
     if len(body) > limit:
         return None, error(413, f"body larger than {limit} bytes")
     return body, None

@@ -18,7 +18,7 @@ from django.utils import timezone
 from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel
 from canyu.core.db import insert_ignore_returning
-from canyu.inbox.models import IntakeItem
+from canyu.inbox.models import IntakeItem, Message
 from canyu.inbox.validation import EventError, NormalisedEvent, validate_event
 
 
@@ -83,7 +83,11 @@ def store(
     """
     now = timezone.now()
     rows: list[tuple[Any, ...]] = []
-    seen: set[tuple[int, str]] = set()
+    # Items stored as messages without passing through the intake (``canyu import``
+    # applies its file straight to the pipeline) are duplicates too (events.md rule 1).
+    seen: set[tuple[int, str]] = _already_messages(
+        {(channels[event.channel].pk, event.id) for _, event in events}
+    )
     duplicates = 0
     for _, event in events:
         channel = channels[event.channel]
@@ -121,6 +125,22 @@ def store(
     )
     duplicates += len(rows) - len(inserted)
     return sorted(r[0] for r in inserted), duplicates
+
+
+def _already_messages(keys: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which ``(channel, platform_id)`` keys are stored messages: one query per channel
+    (``channel_id = c AND platform_id IN (…)`` uses the unique index on both columns)."""
+    by_channel: dict[int, list[str]] = {}
+    for channel_id, platform_id in keys:
+        by_channel.setdefault(channel_id, []).append(platform_id)
+    found: set[tuple[int, str]] = set()
+    for channel_id, ids in by_channel.items():
+        found.update(
+            Message.objects.filter(channel_id=channel_id, platform_id__in=ids).values_list(
+                "channel_id", "platform_id"
+            )
+        )
+    return found
 
 
 def submit(

@@ -45,6 +45,27 @@ def test_it_refuses_an_oversize_body_with_413(api, org, settings):
     assert response.status_code == 413
 
 
+def test_a_large_body_within_the_intake_limit_is_taken_at_the_default_settings(api, org):
+    """Django's own body cap (2.5 MiB by default) must not answer first with a bare 400."""
+    from django.conf import settings
+
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE >= settings.INTAKE_MAX_BODY_BYTES
+    body = {"events": [event(id=f"big-{n}", text="长" * 1500) for n in range(700)]}
+    assert len(json.dumps(body).encode()) > 3_000_000  # above Django's default cap
+    response = api("post", "/api/v1/events", json=body)
+    assert response.status_code == 202, response.content[:200]
+    assert response.json()["accepted"] == 700
+
+
+def test_a_body_past_every_limit_is_413_in_json(api, org):
+    from django.conf import settings
+
+    size = settings.INTAKE_MAX_BODY_BYTES + 1
+    response = api("post", "/api/v1/events", json={"events": [event(text="长" * (size // 3))]})
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("body larger than")
+
+
 def test_it_refuses_more_than_the_maximum_number_of_events(api, org, settings):
     settings.INTAKE_MAX_EVENTS = 3
     response = api("post", "/api/v1/events", json={"events": [event() for _ in range(4)]})

@@ -104,3 +104,44 @@ def test_it_refuses_a_truncated_gzip_keeping_what_was_read(tmp_path, org):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CommandError, match="run the import again"):
         run_import(path)
+
+
+def test_an_imported_agent_reply_is_attributed_to_the_agent_it_names(tmp_path, org, agent):
+    lines = [
+        good(1, author={"id": "f", "name": "粉丝"}),
+        json.dumps(
+            event(
+                id="r1",
+                direction="out",
+                kind="reply",
+                author={"id": "b", "name": "品牌"},
+                parent_id="imp1",
+                agent="agent1",
+            )
+        ),
+        json.dumps(
+            event(
+                id="r2",
+                direction="out",
+                kind="reply",
+                author={"id": "b", "name": "品牌"},
+                parent_id="imp1",
+                agent="nobody-here",
+            )
+        ),
+    ]
+    assert "stored 3" in run_import(write_lines(tmp_path / "agents.jsonl", lines))
+    assert Message.objects.get(platform_id="r1").author_agent == agent
+    assert Message.objects.get(platform_id="r2").author_agent is None  # no match: unattributed
+
+
+def test_an_item_imported_first_is_a_duplicate_when_the_api_sends_it_again(tmp_path, org, api):
+    """events.md rule 1 holds across paths: the import applies its file straight to the
+    pipeline, without the intake table, and the API still knows those items."""
+    from canyu.inbox.models import IntakeItem
+
+    run_import(write_lines(tmp_path / "first.jsonl", [good(1), good(2)]))
+    body = {"events": [event(id="imp1"), event(id="imp2"), event(id="imp3")]}
+    response = api("post", "/api/v1/events", json=body)
+    assert response.json() == {"accepted": 1, "duplicates": 2, "rejected": []}
+    assert list(IntakeItem.objects.values_list("platform_id", flat=True)) == ["imp3"]

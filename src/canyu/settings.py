@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,12 @@ try:
     DELIVERY_MAX_ATTEMPTS = env_int("CANYU_DELIVERY_MAX_ATTEMPTS", 6, minimum=1, maximum=50)
     DELIVERY_TIMEOUT = env_int("CANYU_DELIVERY_TIMEOUT", 10, minimum=1, maximum=120)
     TIME_ZONE = env_str("CANYU_TIME_ZONE", "Asia/Shanghai")
+    try:
+        zoneinfo.ZoneInfo(TIME_ZONE)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingError(
+            f"CANYU_TIME_ZONE={TIME_ZONE!r} is not a time zone (e.g. Asia/Shanghai)"
+        ) from None
     LANGUAGE_CODE = env_choice("CANYU_LANGUAGE", "zh-hans", {"zh-hans", "en"})
     LOG_LEVEL = env_choice("CANYU_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
     # E-mail of notifications (docs/settings.md). Console: printed by the worker (demo).

@@ -81,8 +81,9 @@ def _user(request: HttpRequest) -> AbstractBaseUser | None:
     summary="The all-staff pool",
     description="Conversations waiting for anyone in the organisation to claim, oldest first.",
 )
-def get_pool(request: HttpRequest) -> dict[str, Any]:
-    entries = list(open_pool(_org(request))[:200])
+def get_pool(request: HttpRequest, paging: Query[Paging]) -> dict[str, Any]:
+    found = open_pool(_org(request))
+    entries = list(found[paging.offset : paging.offset + paging.limit])
     items = [
         {
             "conversation_id": e.conversation_id,
@@ -95,7 +96,7 @@ def get_pool(request: HttpRequest) -> dict[str, Any]:
         }
         for e in entries
     ]
-    return {"count": len(items), "items": items}
+    return {"count": found.count(), "items": items}
 
 
 @router.post(

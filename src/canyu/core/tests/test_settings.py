@@ -30,6 +30,7 @@ def start(**env):
         ({"CANYU_INTAKE_MAX_EVENTS": "0"}, "CANYU_INTAKE_MAX_EVENTS=0 is below the minimum 1"),
         ({"CANYU_LANGUAGE": "fr"}, "CANYU_LANGUAGE='fr' must be one of en, zh-hans"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL must start with"),
+        ({"CANYU_TIME_ZONE": "Mars/Olympus"}, "CANYU_TIME_ZONE='Mars/Olympus' is not a time zone"),
         (
             {"CANYU_REQUIRE_SECRET_KEY": "true", "CANYU_SECRET_KEY": ""},
             "CANYU_SECRET_KEY must be set",

@@ -124,3 +124,14 @@ def test_a_machine_token_has_no_agent_status(api, other_token):
     )
     assert answer.status_code == 404
     assert not AgentState.objects.exists()
+
+
+def test_the_api_pages_the_pool_and_counts_all_of_it(api, org, arrive):
+    conversations = arrive(org, 5)
+    enter_pool(org.pk, [(c.pk, None) for c in conversations], PoolReason.WAITING, timezone.now())
+    first = api("get", "/api/v1/routing/pool?limit=2").json()
+    rest = api("get", "/api/v1/routing/pool?limit=2&offset=2").json()
+    last = api("get", "/api/v1/routing/pool?limit=2&offset=4").json()
+    assert first["count"] == rest["count"] == last["count"] == 5
+    ids = [i["conversation_id"] for page in (first, rest, last) for i in page["items"]]
+    assert sorted(ids) == sorted(c.pk for c in conversations) and len(set(ids)) == 5

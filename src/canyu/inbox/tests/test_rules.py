@@ -91,6 +91,25 @@ def test_a_brand_reply_joins_the_conversation_of_its_parent(org):
     assert conv_of(org, "r1") == conv_of(org, "c1")
 
 
+def test_a_brand_reply_whose_parent_is_unknown_or_in_no_conversation_belongs_to_none(org):
+    """Rule 3, outbound: only a parent in a conversation gives the item a conversation."""
+    ingest(org, [event(id="p1", direction="out", kind="post", author=BRAND, text="新品发布")])
+    ingest(
+        org,
+        [
+            event(id="r-unknown", direction="out", kind="reply", author=BRAND, parent_id="gone"),
+            event(id="r-post", direction="out", kind="reply", author=BRAND, parent_id="p1"),
+        ],
+    )
+    assert conv_of(org, "r-unknown") is None
+    assert conv_of(org, "r-post") is None
+    assert Conversation.objects.count() == 0
+    assert (
+        Message.objects.get(platform_id="r-post").parent_id
+        == Message.objects.get(platform_id="p1").pk
+    )
+
+
 def test_a_brand_post_belongs_to_no_conversation(org):
     ingest(org, [event(id="p1", direction="out", kind="post", author=BRAND, text="新品发布")])
     assert conv_of(org, "p1") is None

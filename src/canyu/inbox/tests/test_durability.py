@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from urllib.parse import quote
 
 import pytest
 from django.db import connection, transaction
@@ -40,8 +41,10 @@ def child_env():
     env = dict(os.environ)
     db = connection.settings_dict
     if connection.vendor == "postgresql":
+        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
         env["DATABASE_URL"] = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+            f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}"
         )
     else:
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
@@ -119,6 +122,38 @@ def test_two_workers_never_process_one_item_twice(org):
     assert sum(results) + leftover == total
     assert Message.objects.count() == total
     assert IntakeItem.objects.filter(status="done").count() == total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_worker_started_while_the_first_holds_a_batch_takes_none_of_it(org):
+    """The two workers overlap for certain: the first is stalled inside its batch (rows
+    written, transaction open) when the second starts. The second applies nothing of that
+    batch while it is held — on PostgreSQL it finds the lock taken and leaves, on SQLite it
+    waits for the write lock — and once the first dies, every item is applied once."""
+    import time
+
+    submit(
+        org,
+        [event(id=f"o{i}", author={"id": f"f{i % 5}", "name": "粉"}) for i in range(30)],
+        source="test",
+    )
+    first = spawn(org.pk, "stall", 30)
+    assert first.stdout.readline().strip() == "IN-BATCH", first.stderr.read()
+    second = spawn(org.pk, "plain", 30)
+    time.sleep(1.0)  # the second worker is running while the first holds its batch
+    assert not Message.objects.exists()  # nothing committed by either yet
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    done_by_second = int(out.split()[-1])
+    assert done_by_second in (0, 30)  # left at once (PostgreSQL) or waited (SQLite)
+    leftover = pipeline.process_pending(org.pk)
+    assert done_by_second + leftover == 30
+    assert Message.objects.count() == 30
+    assert sorted(Message.objects.values_list("platform_id", flat=True)) == sorted(
+        f"o{i}" for i in range(30)
+    )
 
 
 def test_the_task_retries_soon_when_another_worker_holds_the_lock(org, monkeypatch):

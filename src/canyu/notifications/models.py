@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     SLA_WARNING = "sla_warning", _("SLA target due soon")
     SLA_BREACHED = "sla_breached", _("SLA target missed")
     REASSIGNED = "reassigned", _("Conversation handed to you")
+    DELIVERY_FAILED = "delivery_failed", _("Reply not delivered")
 
 
 class EmailStatus(models.TextChoices):

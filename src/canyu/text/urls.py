@@ -1,5 +1,11 @@
 """``/insights/``: trending terms (included by ``canyu/urls.py``)."""
 
+from django.urls import path
+
+from canyu.text import views
+
 app_name = "insights"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("trends/", views.trends_page, name="trends"),
+]

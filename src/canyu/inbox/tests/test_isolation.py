@@ -34,6 +34,7 @@ from canyu.notifications.services import notify
 from canyu.routing.models import AgentState, Team, TeamMember
 from canyu.sla.models import BusinessCalendar, SlaPolicy
 from canyu.testing import event, ingest
+from canyu.text.models import IntentRule
 
 
 def registered_routes() -> list[tuple[str, str]]:
@@ -141,6 +142,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/api/v1/routing/agents/{user_id}/status"): Case(
         "404", body={"status": "offline", "capacity": 0}
     ),
+    # Intent rules (text/api_rules.py).
+    # The first brand's channel is unknown to the rival: 404, and nothing of its terms.
+    ("GET", "/api/v1/text/trends"): Case("404", queries=["channel=weibo-founder"]),
+    ("GET", "/api/v1/text/rules"): Case("list", queries=["", "intent=spam", "enabled=true"]),
+    ("POST", "/api/v1/text/rules"): Case("create", body={"intent": "spam", "keywords": ["探测"]}),
+    ("GET", "/api/v1/text/rules/{rule_id}"): Case("404"),
+    ("PATCH", "/api/v1/text/rules/{rule_id}"): Case("404", body={"enabled": False}),
+    ("DELETE", "/api/v1/text/rules/{rule_id}"): Case("404"),
     ("GET", "/api/v1/reports/response-times"): Case(
         "report",
         queries=[
@@ -168,6 +177,7 @@ SENTINELS = [
     "ORG1-日历",
     "ORG1-策略",
     "ORG1-团队",
+    "ORG1-规则",
 ]
 
 
@@ -213,7 +223,11 @@ def world(org: Any, other_org: Any, agent: Any) -> dict[str, Any]:
     team = Team.objects.create(organization=org, name="ORG1-团队", tags=["ORG1-标签"])
     TeamMember.objects.create(organization=org, team=team, user=agent, tags=["ORG1-标签"])
     AgentState.objects.create(organization=org, user=agent, status="online", capacity=7)
+    rule = IntentRule.objects.create(
+        organization=org, intent="spam", name="ORG1-规则", keywords=["ORG1-规则"], weight=3
+    )
     return {
+        "rule_id": rule.pk,
         "conversation_id": conversation.pk,
         "contact_id": conversation.contact_id,
         "slug": "weibo-founder",
@@ -263,6 +277,11 @@ def snapshot(org: Any) -> dict[str, Any]:
         "agents": sorted(
             AgentState.objects.filter(organization=org).values_list("user_id", "status", "capacity")
         ),
+        "rules": sorted(
+            IntentRule.objects.filter(organization=org).values_list(
+                "id", "intent", "name", "pattern", "weight", "enabled"
+            )
+        ),
         "notifications": sorted(
             Notification.objects.filter(organization=org).values_list("id", "read_at")
         ),
@@ -274,6 +293,7 @@ CONFIG_MODELS = {
     "/sla/calendars": BusinessCalendar,
     "/sla/policies": SlaPolicy,
     "/routing/teams": Team,
+    "/text/rules": IntentRule,
 }
 
 

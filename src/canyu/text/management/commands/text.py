@@ -4,6 +4,8 @@
     canyu text intent    [--org SLUG] < texts.txt > out.jsonl
     canyu text analyse   [--org SLUG] < texts.txt > out.jsonl   sentiment, intent, keywords
     canyu text rules --org SLUG [--load-defaults]               list (and install) intent rules
+    canyu text rules --org SLUG --add INTENT --keywords K1,K2 [--pattern RE] [--weight W]
+    canyu text rules --org SLUG --disable ID | --enable ID | --delete ID
     canyu text words --org SLUG [--add WORD ...] [--remove WORD ...]   the user dictionary
 
 Input is read as bytes and decoded line by line, so one bad line does not stop the rest:
@@ -61,6 +63,17 @@ class Command(BaseCommand):
             action="store_true",
             help="add the shipped default rules the organisation lacks (by name), editable",
         )
+        rules.add_argument("--add", metavar="INTENT", help="add a rule voting for INTENT")
+        rules.add_argument(
+            "--keywords", default="", metavar="K1,K2", help="the new rule's keywords (commas)"
+        )
+        rules.add_argument("--pattern", default="", metavar="REGEX", help="the new rule's pattern")
+        rules.add_argument("--weight", type=float, default=1.0, help="the new rule's weight")
+        rules.add_argument("--name", default="", help="the new rule's name")
+        edit = rules.add_mutually_exclusive_group()
+        edit.add_argument("--disable", type=int, metavar="ID", help="switch rule ID off")
+        edit.add_argument("--enable", type=int, metavar="ID", help="switch rule ID on")
+        edit.add_argument("--delete", type=int, metavar="ID", help="delete rule ID")
         words = sub.add_parser("words", help="list or edit an organisation's user dictionary")
         words.add_argument("--org", required=True)
         words.add_argument("--add", nargs="+", default=[], metavar="WORD")
@@ -76,7 +89,7 @@ class Command(BaseCommand):
             if failed:
                 raise CommandError(f"{failed} line(s) could not be read (see above)", returncode=1)
         elif action == "rules":
-            self._rules(organization_or_error(options["org"]), options["load_defaults"])
+            self._rules(organization_or_error(options["org"]), options)
         else:
             self._words(organization_or_error(options["org"]), options)
 
@@ -115,14 +128,42 @@ class Command(BaseCommand):
             flush()
         return failed
 
-    def _rules(self, org: Any, load_defaults: bool) -> None:
-        from canyu.text.rules import install_default_rules
+    def _rules(self, org: Any, options: dict[str, Any]) -> None:
+        from canyu.text.models import IntentRule
+        from canyu.text.rules import delete_rule, get_rule, install_default_rules, save_rule
 
-        if load_defaults:
+        if options["load_defaults"]:
             created = install_default_rules(org)
             self.stdout.write(f"added {len(created)} default rule(s)")
-        from canyu.text.models import IntentRule
-
+        if options.get("add"):
+            try:
+                rule = save_rule(
+                    org,
+                    intent=options["add"],
+                    name=options["name"],
+                    keywords=options["keywords"],
+                    pattern=options["pattern"],
+                    weight=options["weight"],
+                )
+            except ValidationError as exc:
+                raise CommandError(describe(exc)) from exc
+            self.stdout.write(f"added rule {rule.pk}")
+        for flag in ("disable", "enable", "delete"):
+            pk = options.get(flag)
+            if pk is None:
+                continue
+            try:
+                rule = get_rule(org, pk)
+            except IntentRule.DoesNotExist:
+                raise CommandError(f"no rule {pk} in organisation {org.slug!r}") from None
+            try:
+                if flag == "delete":
+                    delete_rule(org, rule)
+                else:
+                    save_rule(org, rule=rule, enabled=flag == "enable")
+            except ValidationError as exc:
+                raise CommandError(f"rule {pk}: {describe(exc)}") from exc
+            self.stdout.write(f"{flag}d rule {pk}")
         for rule in IntentRule.objects.filter(organization=org).order_by("intent", "id"):
             state = "on " if rule.enabled else "off"
             what = ",".join(rule.keywords[:8]) + ("…" if len(rule.keywords) > 8 else "")

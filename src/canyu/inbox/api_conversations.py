@@ -132,6 +132,7 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationFilters]
         ordering=filters.ordering,
         sentiment=filters.sentiment,
         intent=filters.intent,
+        keyword=(filters.keyword or "").strip() or None,
     )
     if filters.q is not None and filters.q.strip():
         found = found.filter(

@@ -149,6 +149,10 @@ class Conversation(OrgScoped):
     sentiment = models.CharField(max_length=8, blank=True, default="", db_default="")
     intent = models.CharField(max_length=24, blank=True, default="", db_default="")
     priority = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # The latest inbound item's keywords (a copy of its ``Message.keywords``, most telling
+    # first; null: not read), so a list row shows them and the list filters by them
+    # without reading messages.
+    keywords = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -174,13 +178,14 @@ class Conversation(OrgScoped):
                 fields=["organization", "assignee", "status", "-is_waiting", "waiting_since", "id"],
                 name="conv_queue_assignee",
             ),
-            # "Open, most urgent first": priority, then oldest waiting.
+            # "Open, most urgent first": the waiting ones by priority, then oldest waiting;
+            # then the answered ones by priority.
             models.Index(
                 fields=[
                     "organization",
                     "status",
-                    "-priority",
                     "-is_waiting",
+                    "-priority",
                     "waiting_since",
                     "id",
                 ],

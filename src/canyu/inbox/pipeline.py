@@ -70,6 +70,7 @@ CONV_STATE = [
     "sentiment",
     "intent",
     "priority",
+    "keywords",  # JSON: a list, or None (not read)
     "updated_at",
 ]
 CONV_DATES = {
@@ -303,6 +304,7 @@ def apply_events(
             sentiment="",
             intent="",
             priority=0,
+            keywords=None,
             created_at=event.created_at,
             updated_at=now,
         )
@@ -371,6 +373,7 @@ def apply_events(
                 reading = message.reading
                 conv.sentiment = reading.sentiment
                 conv.intent = reading.intent
+                conv.keywords = list(reading.keywords) if reading.intent else None
                 conv.priority = triage.priority(
                     reading.sentiment,
                     reading.sentiment_score,
@@ -423,11 +426,16 @@ def _write(
 
     adapt_datetime = datetime_adapter()
 
+    def column(conv: _Conv, name: str) -> Any:
+        value = getattr(conv, name)
+        if name in CONV_DATES:
+            return adapt_datetime(value)
+        if name == "keywords":  # JSON text (as loaded: a list, or None)
+            return None if value is None else json.dumps(value, ensure_ascii=False)
+        return value
+
     def state(conv: _Conv) -> list[Any]:
-        return [
-            adapt_datetime(getattr(conv, name)) if name in CONV_DATES else getattr(conv, name)
-            for name in CONV_STATE
-        ]
+        return [column(conv, name) for name in CONV_STATE]
 
     insert_many(
         Conversation,

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import BooleanField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel
@@ -36,14 +38,40 @@ CONVERSATION_ORDERINGS: dict[str, tuple[Any, ...]] = {
     "waiting": ("-is_waiting", "waiting_since", "id"),
     "-last_message_at": (F("last_message_at").desc(nulls_last=True), "-id"),
     "created_at": ("created_at", "id"),
-    # "Most urgent first": the text layer's priority, then the queue (conv_queue_priority).
-    "priority": ("-priority", "-is_waiting", "waiting_since", "id"),
+    # "Most urgent first": the waiting ones first, by the text layer's priority, then the
+    # queue; then the answered ones by priority (conv_queue_priority). An answered angry
+    # conversation does not stay above a calm one still waiting.
+    "priority": ("-is_waiting", "-priority", "waiting_since", "id"),
 }
 DEFAULT_CONVERSATION_ORDERING = "waiting"
 
 # A contact's page lists at most this many of its conversations (newest first); the
 # rest are reachable through ``GET /conversations?contact=<id>``.
 CONTACT_CONVERSATIONS_SHOWN = 100
+
+
+def has_keyword(keyword: str) -> Q:
+    """Conversations whose latest inbound item has ``keyword`` among its keywords (exact,
+    case-sensitive, as the text layer wrote it), read from ``Conversation.keywords``.
+
+    Only the latest inbound item counts, as for the sentiment and intent filters: that is
+    what the row shows, and it needs no message rows. PostgreSQL: JSON containment
+    (``keywords @> '["…"]'``), which a GIN index could serve; the list is otherwise read
+    along the view's order index, like the sentiment and intent filters. SQLite has no
+    containment operator: the list's elements through ``json_each``.
+    """
+    if connection.vendor == "postgresql":
+        return Q(keywords__contains=[keyword])
+    exists = RawSQL(  # noqa: S611 - a constant statement; the keyword is a parameter
+        _SQLITE_HAS_KEYWORD, (keyword,), output_field=BooleanField()
+    )
+    return Q(exists)
+
+
+# The list's base table is never aliased (the console's and the API's queries start from it).
+_SQLITE_HAS_KEYWORD = (
+    "EXISTS (SELECT 1 FROM json_each(inbox_conversation.keywords) WHERE json_each.value = %s)"
+)
 
 
 class AnyAssignee:
@@ -80,6 +108,7 @@ def filter_conversations(
     ordering: str = DEFAULT_CONVERSATION_ORDERING,
     sentiment: str | None = None,
     intent: str | None = None,
+    keyword: str | None = None,
 ) -> QuerySet[Conversation]:
     """The conversation list, filtered and ordered. Unknown filter values match nothing.
 
@@ -105,6 +134,8 @@ def filter_conversations(
         qs = qs.filter(sentiment=sentiment)
     if intent is not None:
         qs = qs.filter(intent=intent)
+    if keyword is not None:  # among the latest inbound item's keywords
+        qs = qs.filter(has_keyword(keyword))
     return qs.order_by(*CONVERSATION_ORDERINGS[ordering])
 
 
@@ -215,6 +246,7 @@ class InboxFilters:
     contact: str = ""  # in the contact's name
     sentiment: str = ""  # of the latest inbound item: positive, neutral, negative
     intent: str = ""  # of the latest inbound item (canyu.text.models.Intent)
+    keyword: str = ""  # among the latest inbound item's keywords (see has_keyword)
     # Not a filter but kept with them in the URL: "urgent" sorts by priority first.
     order: str = ""
 
@@ -228,9 +260,11 @@ class InboxFilters:
         return any(v for k, v in vars(self).items() if k != "order")
 
 
-# ``InboxFilters.order`` for "most urgent first" (index ``conv_queue_priority``).
+# ``InboxFilters.order`` for "most urgent first" (index ``conv_queue_priority``): the
+# waiting conversations first, most urgent first, then oldest waiting; then the answered
+# ones, most urgent first (an answered angry one never sits above one still waiting).
 URGENT_ORDER = "urgent"
-_URGENT_QUEUE_ORDER = ("-priority", "-is_waiting", "waiting_since", "id")
+_URGENT_QUEUE_ORDER = ("-is_waiting", "-priority", "waiting_since", "id")
 
 
 @dataclass(frozen=True)
@@ -296,10 +330,26 @@ def _view_scope(view: str, user_id: int) -> Q:
 
 def _after(view: str, cursor: InboxCursor) -> Q:
     """The rows that sort after ``cursor`` in ``view``'s order (most urgent first when
-    the cursor carries a priority: lower priorities, then the queue within its own)."""
+    the cursor carries a priority: within its waiting / answered group, lower priorities,
+    then the queue within its own priority; after the waiting group, all the answered)."""
     if cursor.priority is not None and view != "resolved":
-        same = InboxCursor(cursor.is_waiting, cursor.waiting_since, cursor.id)
-        return Q(priority__lt=cursor.priority) | (Q(priority=cursor.priority) & _after(view, same))
+        p = cursor.priority
+        if cursor.is_waiting:  # is_waiting DESC, priority DESC, waiting_since ASC, id ASC
+            return (
+                Q(is_waiting=True, priority__lt=p)
+                | Q(is_waiting=True, priority=p, waiting_since__gt=cursor.waiting_since)
+                | Q(
+                    is_waiting=True,
+                    priority=p,
+                    waiting_since=cursor.waiting_since,
+                    id__gt=cursor.id,
+                )
+                | Q(is_waiting=False)
+            )
+        # answered: waiting_since is null, so priority DESC, id ASC
+        return Q(is_waiting=False, priority__lt=p) | Q(
+            is_waiting=False, priority=p, id__gt=cursor.id
+        )
     if view == "resolved":  # is_waiting ASC, waiting_since DESC, id DESC
         if cursor.is_waiting:
             return Q(is_waiting=True, waiting_since__lt=cursor.waiting_since) | Q(
@@ -353,6 +403,8 @@ def inbox_queryset(
         qs = qs.filter(sentiment=filters.sentiment)
     if filters.intent:
         qs = qs.filter(intent=filters.intent)
+    if filters.keyword:
+        qs = qs.filter(has_keyword(filters.keyword))
     if view == "resolved":  # looked up, not worked: newest first whatever the order asked
         return qs.order_by(*_NEWEST_ORDER)
     return qs.order_by(*(_URGENT_QUEUE_ORDER if filters.urgent_first else _QUEUE_ORDER))

@@ -186,10 +186,17 @@ class ConversationFilters(Paging):
         ]
         | None
     ) = Field(None, description="only those whose latest inbound item has this intent")
+    keyword: str | None = Field(
+        None,
+        max_length=100,
+        description="only those whose latest inbound item has this keyword among its "
+        "keywords (exact, as `keywords` shows them)",
+    )
     ordering: Literal["waiting", "priority", "-last_message_at", "created_at"] = Field(
         "waiting",
         description='"waiting" (default): waiting for the brand first, oldest wait first, '
-        'then the answered; "priority": most urgent first (`priority`, then as "waiting"); '
+        'then the answered; "priority": most urgent first: the waiting ones by `priority`, '
+        "then oldest wait first; then the answered ones by `priority`; "
         '"-last_message_at": newest activity first; "created_at": oldest first',
     )
 
@@ -237,6 +244,9 @@ class ConversationOut(Schema):
         description="positive, neutral or negative: the latest inbound item's (null: not read)"
     )
     intent: str | None = Field(description="the latest inbound item's intent (null: not read)")
+    keywords: list[str] = Field(
+        description="the latest inbound item's keywords, most telling first (empty: not read)"
+    )
     priority: int = Field(
         description="0-100, higher first: from the latest inbound item's intent and sentiment "
         "and the fan's followers"
@@ -263,6 +273,10 @@ class ConversationOut(Schema):
     @staticmethod
     def resolve_intent(obj: Conversation) -> str | None:
         return obj.intent or None
+
+    @staticmethod
+    def resolve_keywords(obj: Conversation) -> list[str]:
+        return [k for k in obj.keywords or [] if isinstance(k, str)]
 
     @staticmethod
     def resolve_sla(obj: Conversation) -> dict[str, Any] | None:

@@ -38,6 +38,8 @@ PAGE_SIZE = 50
 MAX_REFRESH_ROWS = 500
 # The list polls the server this often for its "latest change" token.
 POLL_SECONDS = 3
+# Keywords a list row shows (the latest inbound item's most telling ones).
+ROW_KEYWORDS = 3
 # Longest filter value read from the query string.
 MAX_FILTER_LENGTH = 200
 # The event an action's answer triggers, so the list refreshes at once.
@@ -72,8 +74,13 @@ def _filters(request: HttpRequest) -> queries.InboxFilters:
         contact=value("contact"),
         sentiment=value("sentiment"),
         intent=value("intent"),
+        keyword=value("keyword"),
         order=queries.URGENT_ORDER if value("order") == queries.URGENT_ORDER else "",
     )
+
+
+def _keywords(value: Any) -> list[str]:
+    return [k for k in value or [] if isinstance(k, str)]
 
 
 def _filter_query(filters: queries.InboxFilters) -> str:
@@ -129,11 +136,17 @@ def _list_context(
         )
     rows, next_cursor = queries.inbox_page(org, view, user_id, filters, after=after, limit=limit)
     filter_query = _filter_query(filters)
+    shown = console.list_rows(rows, view=view, filter_query=filter_query, sla=sla_state_for(rows))
+    for row, conversation in zip(shown, rows, strict=True):
+        # The latest inbound item's top keywords, from the row itself (no further query).
+        row["keywords"] = _keywords(conversation.keywords)[:ROW_KEYWORDS]
     context.update(
         view=view,
         filters=filters,
         filter_query=filter_query,
-        rows=console.list_rows(rows, view=view, filter_query=filter_query, sla=sla_state_for(rows)),
+        rows=shown,
+        # The keyword form keeps the other filters (and the order).
+        filters_hidden=[(k, v) for k, v in vars(filters).items() if v and k != "keyword"],
         order_links=_order_links(view, filters),
         next_cursor=next_cursor.encode() if next_cursor else "",
         count_cap=queries.INBOX_COUNT_CAP,

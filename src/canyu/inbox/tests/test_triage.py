@@ -391,7 +391,7 @@ def test_urgent_pages_continue_where_the_last_ended(org, agent):
         assert queries.InboxCursor.decode(after.encode()) == after
     expected = list(
         Conversation.objects.filter(organization=org, status="open").order_by(
-            "-priority", "-is_waiting", "waiting_since", "id"
+            "-is_waiting", "-priority", "waiting_since", "id"
         )
     )
     assert [c.pk for c in seen] == [c.pk for c in expected]

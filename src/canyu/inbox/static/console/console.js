@@ -44,6 +44,21 @@
     if (select && select.form) select.form.requestSubmit();
   });
 
+  /* The keyword filter has its own form (in the sidebar): the other filter forms keep it. */
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.method !== "get") return;
+    if (!form.matches("form.filters, form.search") || form.elements.namedItem("keyword")) return;
+    const own = $("form.keyword-filter input[name=keyword]");
+    const keyword = own ? own.defaultValue : "";
+    if (!keyword) return;
+    const hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "keyword";
+    hidden.value = keyword;
+    form.appendChild(hidden);
+  }, true);
+
   /* --- the list: selection survives refreshes --------------------------------------- */
 
   function rowsList() { return $("#rows"); }

@@ -76,7 +76,7 @@ def test_a_reply_to_a_comment_goes_through_comments_reply_and_keeps_weibos_idstr
 
     # The next pull brings our comment back: recognised, not stored twice.
     result = run(weibo)
-    assert result.accepted == 1  # intake takes it; the pipeline finds the message
+    assert result.accepted == 0  # the intake knows the message it became: a duplicate
     assert Message.objects.filter(platform_id=posted["idstr"]).count() == 1
 
 

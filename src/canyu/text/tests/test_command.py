@@ -39,6 +39,7 @@ def test_intent_lines():
     rows, _, failure = run("intent", "我要退货退款\n快递还没到\n请问支持NFC吗\n".encode())
     assert failure is None
     assert [r["label"] for r in rows] == ["after_sales", "order_logistics", "question"]
+    assert all(set(r) == {"label", "score"} for r in rows)
     assert all(0 < r["score"] <= 1 for r in rows)
 
 

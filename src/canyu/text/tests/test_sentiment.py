@@ -64,6 +64,7 @@ def test_score_is_bounded_and_long_texts_are_fine():
 
 def test_the_model_ships_with_the_package_is_small_and_needs_no_scikit_learn(tmp_path):
     assert MODEL_PATH.stat().st_size < 50 * 1024 * 1024
+    assert (MODEL_PATH.parent / "intent.json").stat().st_size < 50 * 1024 * 1024
     doc = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
     assert doc["format"] == "canyu-linear-v1" and len(doc["weights"]) > 1000
     # A fresh interpreter: loading and scoring imports neither scikit-learn nor numpy.

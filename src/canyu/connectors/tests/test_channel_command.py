@@ -423,3 +423,30 @@ def test_add_takes_the_secret_from_stdin_and_refuses_an_empty_one(org, monkeypat
     channel = Channel.objects.get(organization=org, slug="shop2")
     assert (channel.secret, channel.callback_url) == (NEW_SECRET, "https://shop.example/replies")
     assert NEW_SECRET not in out and NEW_SECRET not in raw_column(channel, "secret")
+
+
+def test_a_secret_rollover_keeps_the_old_secret_until_it_is_dropped(hook, monkeypatch):
+    from canyu.connectors.tests.conftest import SECRET
+
+    out = run(
+        *("set", "shop", "--org", "xiaomi", "--secret-stdin", "--keep-previous"),
+        stdin=f"{NEW_SECRET}\n",
+        monkeypatch=monkeypatch,
+    )
+    hook.refresh_from_db()
+    assert (hook.secret, hook.previous_secret) == (NEW_SECRET, SECRET)
+    assert "--drop-previous" in out and SECRET not in out and NEW_SECRET not in out
+    assert raw_column(hook, "previous_secret").startswith("fernet:")
+
+    out = run("set", "shop", "--org", "xiaomi", "--drop-previous")
+    hook.refresh_from_db()
+    assert (hook.secret, hook.previous_secret) == (NEW_SECRET, "")
+    assert "no longer accepted" in out
+
+
+def test_keep_previous_needs_a_new_secret_and_drop_previous_a_webhook_channel(hook, org):
+    with pytest.raises(CommandError, match="--keep-previous: only with --secret-stdin"):
+        run("set", "shop", "--org", "xiaomi", "--keep-previous")
+    Channel.objects.create(organization=org, slug="wx", platform="wechat", name="服务号")
+    with pytest.raises(CommandError, match="--drop-previous"):
+        run("set", "wx", "--org", "xiaomi", "--drop-previous")

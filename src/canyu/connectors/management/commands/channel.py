@@ -95,6 +95,18 @@ class Command(BaseCommand):
             action="store_true",
             help="webhook channels: read a new signing secret from standard input",
         )
+        rollover = change.add_mutually_exclusive_group()
+        rollover.add_argument(
+            "--keep-previous",
+            action="store_true",
+            help="with --secret-stdin: keep accepting the old secret until --drop-previous,"
+            " while the sender switches to the new one",
+        )
+        rollover.add_argument(
+            "--drop-previous",
+            action="store_true",
+            help="webhook channels: stop accepting the previous secret",
+        )
         show = sub.add_parser("show", help="a channel's settings (secrets masked)")
         show.add_argument("slug")
         show.add_argument("--org", required=True)
@@ -229,9 +241,12 @@ class Command(BaseCommand):
             for name, given in (
                 ("--secret-stdin", options["secret_stdin"]),
                 ("--callback-url", options["callback_url"] is not None),
+                ("--drop-previous", options["drop_previous"]),
             )
             if given
         ]
+        if options["keep_previous"] and not options["secret_stdin"]:
+            raise CommandError("--keep-previous: only with --secret-stdin (a new secret)")
         if webhook_only and channel.platform != Platform.WEBHOOK:
             raise CommandError(
                 f"{' and '.join(webhook_only)}: channel {channel.slug} is a {channel.platform}"
@@ -240,17 +255,21 @@ class Command(BaseCommand):
             )
         if options["secret_stdin"]:
             fields["secret"] = self._secret(channel)
+        if options["drop_previous"]:
+            fields["previous_secret"] = ""
         if options["callback_url"] is not None:
             fields["callback_url"] = self._callback_url(options["callback_url"], channel)
         values = self._values(options)
         if not values and not options["unset"] and not fields:
             raise CommandError(
-                "nothing to change: give --set KEY=VALUE, --unset KEY, --secret-stdin"
-                " or --callback-url URL"
+                "nothing to change: give --set KEY=VALUE, --unset KEY, --secret-stdin,"
+                " --drop-previous or --callback-url URL"
             )
         with transaction.atomic():
             # Re-read under a lock so a concurrent change of another key is not lost.
             channel = Channel.objects.select_for_update().get(pk=channel.pk)
+            if options["keep_previous"] and channel.secret:
+                fields["previous_secret"] = channel.secret
             changes = self._apply(channel, values, options["unset"])
             for name, value in fields.items():
                 setattr(channel, name, value)
@@ -259,6 +278,13 @@ class Command(BaseCommand):
         self._report(changes)
         if "secret" in fields:
             self.stdout.write(f"set (encrypted): secret={channel_settings.MASK}")
+        if fields.get("previous_secret"):
+            self.stdout.write(
+                "the previous secret is still accepted until: canyu channel set"
+                f" {channel.slug} --org {channel.organization.slug} --drop-previous"
+            )
+        elif "previous_secret" in fields:
+            self.stdout.write("the previous secret is no longer accepted")
         if "callback_url" in fields:
             url = fields["callback_url"]
             self.stdout.write(

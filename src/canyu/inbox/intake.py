@@ -75,6 +75,7 @@ def store(
     channels: Mapping[str, Channel],
     *,
     source: str,
+    stored: set[tuple[int, str]] | None = None,
 ) -> tuple[list[int], int]:
     """Insert valid events into the intake table; returns (new intake ids, duplicate count).
 
@@ -85,9 +86,8 @@ def store(
     rows: list[tuple[Any, ...]] = []
     # Items stored as messages without passing through the intake (``canyu import``
     # applies its file straight to the pipeline) are duplicates too (events.md rule 1).
-    seen: set[tuple[int, str]] = _already_messages(
-        {(channels[event.channel].pk, event.id) for _, event in events}
-    )
+    # ``stored``: the caller looked them up before its transaction (see ``stored_keys``).
+    seen = set(stored_keys(events, channels) if stored is None else stored)
     duplicates = 0
     for _, event in events:
         channel = channels[event.channel]
@@ -127,12 +127,19 @@ def store(
     return sorted(r[0] for r in inserted), duplicates
 
 
-def _already_messages(keys: set[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which ``(channel, platform_id)`` keys are stored messages: one query per channel
-    (``channel_id = c AND platform_id IN (…)`` uses the unique index on both columns)."""
+def stored_keys(
+    events: list[tuple[int, NormalisedEvent]], channels: Mapping[str, Channel]
+) -> set[tuple[int, str]]:
+    """Which of the events' ``(channel, platform_id)`` keys are stored messages already: one
+    query per channel (``channel_id = c AND platform_id IN (…)`` uses the unique index).
+
+    A read: callers run it before their write transaction, which on SQLite holds the one
+    write lock that every other push waits for. An item the pipeline stores in between is
+    still stored once (the message key is unique); only the answer counts it as accepted.
+    """
     by_channel: dict[int, list[str]] = {}
-    for channel_id, platform_id in keys:
-        by_channel.setdefault(channel_id, []).append(platform_id)
+    for _, event in events:
+        by_channel.setdefault(channels[event.channel].pk, []).append(event.id)
     found: set[tuple[int, str]] = set()
     for channel_id, ids in by_channel.items():
         found.update(
@@ -157,6 +164,7 @@ def submit(
     valid, errors = validate_items(
         enumerate(items, start=first_index), channels, force_channel=force_channel
     )
+    stored = stored_keys(valid, channels)
     with transaction.atomic():
-        ids, duplicates = store(org, valid, channels, source=source)
+        ids, duplicates = store(org, valid, channels, source=source, stored=stored)
     return IntakeResult(accepted=len(ids), duplicates=duplicates, rejected=errors)

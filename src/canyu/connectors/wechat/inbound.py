@@ -41,7 +41,7 @@ from canyu.connectors.models import Channel, PlatformEvent
 from canyu.connectors.webhook.inbound import record_receipt
 from canyu.core.db import insert_ignore_returning
 from canyu.inbox.intake import store as store_intake
-from canyu.inbox.intake import validate_items
+from canyu.inbox.intake import stored_keys, validate_items
 from canyu.inbox.models import Contact, IntakeItem
 from canyu.inbox.tasks import schedule_processing
 
@@ -311,16 +311,18 @@ def store(
     # write lock, which the worker and every other push wait for.
     channels = {channel.slug: channel}
     valid = []
+    stored: set[tuple[int, str]] = set()
     if item is not None:
         valid, errors = validate_items([(0, item)], channels, force_channel=channel.slug)
         if errors:
             return Stored("message", duplicate=False, rejected=errors[0])
+        stored = stored_keys(valid, channels)
     with transaction.atomic():
         if replay_key and not record_receipt(channel, replay_key, now or timezone.now()):
             logger.info("wechat push on %s: request %s seen before, ignored", channel, replay_key)
             return Stored(what, duplicate=True)
         if item is not None:
-            ids, _ = store_intake(org, valid, channels, source=SOURCE)
+            ids, _ = store_intake(org, valid, channels, source=SOURCE, stored=stored)
             if ids:
                 schedule_processing(org.pk)
             return Stored("message", duplicate=not ids)

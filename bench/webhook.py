@@ -30,7 +30,7 @@ exit status is 1 when a goal is missed. Load on the machine (``uptime``) is prin
 before and after: the answer times are only as honest as the CPU left to the server.
 
 Flags: ``--rate`` (500), ``--duration`` (20 s), ``--mode plain|safe``, ``--workers`` /
-``--threads`` (gunicorn; default one process per core, 4 threads), ``--worker
+``--threads`` (gunicorn; default ``canyu serve``'s: cores + 1 processes of 2 threads), ``--worker
 during|after``, ``--seed``, ``--json FILE``, ``--keep-db``, ``--database-url``.
 """
 
@@ -336,7 +336,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--mode", choices=["plain", "safe"], default="plain")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per worker (default: canyu serve's)"
+    )
     parser.add_argument("--connections", type=int, default=256, help="client connection cap")
     parser.add_argument("--worker", choices=["during", "after"], default="during")
     parser.add_argument(
@@ -405,7 +407,9 @@ def _run(args: argparse.Namespace, db: Any, processes: list, workdir: Path) -> i
     serve = [*canyu_command(), "serve", "--bind", f"127.0.0.1:{port}"]
     if args.workers:
         serve += ["--workers", str(args.workers)]
-    serve += ["--threads", str(args.threads), "--log-level", "warning"]
+    if args.threads:
+        serve += ["--threads", str(args.threads)]
+    serve += ["--log-level", "warning"]
     processes.append(subprocess.Popen(serve, env=env, cwd=ROOT))
     # The worker threads and analyses; the webhook only stores. On shared cores the
     # worker runs at a lower priority (nice), as a production install should run it.

@@ -9,7 +9,7 @@ waiting on the database or the network keeps answering, and HTTP keep-alive for 
 platform that pushes on one connection. Put it behind a reverse proxy (nginx, Caddy)
 that terminates TLS and serves ``canyu collectstatic``'s files.
 
-    canyu serve                                  # 127.0.0.1:8000, a worker per core
+    canyu serve                                  # 127.0.0.1:8000, cores + 1 workers x 2 threads
     canyu serve --bind 0.0.0.0:8000 --workers 4 --threads 8
 
 Only on Unix (gunicorn forks); elsewhere use any WSGI/ASGI server on ``canyu.wsgi`` /
@@ -25,12 +25,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def default_workers() -> int:
-    """One worker process per core available to this process, at least two."""
+    """One worker process per core available to this process, plus one; at least three.
+
+    More processes with fewer threads each (the default is 2): a request that holds
+    SQLite's one write lock then waits less for its process's other threads to give up
+    the interpreter lock. At 500 WeChat pushes a second on 2 cores the answer time's p99
+    was 38-90 ms with 2 processes of 4 threads and 23-26 ms with 3 of 2
+    (docs/benchmarks.md §7).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(2, cores)
+    return max(3, cores + 1)
 
 
 class Command(BaseCommand):
@@ -44,10 +51,13 @@ class Command(BaseCommand):
             help="host:port or unix:PATH to listen on (repeatable; default 127.0.0.1:8000)",
         )
         parser.add_argument(
-            "--workers", type=int, default=None, help="worker processes (default: one per core)"
+            "--workers",
+            type=int,
+            default=None,
+            help="worker processes (default: one per core, plus one)",
         )
         parser.add_argument(
-            "--threads", type=int, default=4, help="threads per worker process (default 4)"
+            "--threads", type=int, default=2, help="threads per worker process (default 2)"
         )
         parser.add_argument(
             "--timeout",

@@ -18,7 +18,8 @@ from django.utils import timezone
 from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel
 from canyu.core.db import insert_ignore_returning
-from canyu.inbox.models import IntakeItem, Message
+from canyu.inbox.models import IntakeItem
+from canyu.inbox.pipeline import stored_keys as stored_message_keys
 from canyu.inbox.validation import EventError, NormalisedEvent, validate_event
 
 
@@ -137,17 +138,7 @@ def stored_keys(
     write lock that every other push waits for. An item the pipeline stores in between is
     still stored once (the message key is unique); only the answer counts it as accepted.
     """
-    by_channel: dict[int, list[str]] = {}
-    for _, event in events:
-        by_channel.setdefault(channels[event.channel].pk, []).append(event.id)
-    found: set[tuple[int, str]] = set()
-    for channel_id, ids in by_channel.items():
-        found.update(
-            Message.objects.filter(channel_id=channel_id, platform_id__in=ids).values_list(
-                "channel_id", "platform_id"
-            )
-        )
-    return found
+    return set(stored_message_keys({(channels[e.channel].pk, e.id) for _, e in events}))
 
 
 def submit(

@@ -242,7 +242,7 @@ def apply_events(
     now = timezone.now()
 
     # 1. Items already stored (once only).
-    stored = set(_stored_keys({(cid, e.id) for cid, e in items}))
+    stored = set(stored_keys({(cid, e.id) for cid, e in items}))
     fresh: list[tuple[int, NormalisedEvent]] = []
     for channel_id, event in items:
         key = (channel_id, event.id)
@@ -612,7 +612,7 @@ def _by_channel(keys: set[tuple[int, Any]]) -> dict[int, set[Any]]:
     return grouped
 
 
-def _stored_keys(keys: set[tuple[int, str]]) -> list[tuple[int, str]]:
+def stored_keys(keys: set[tuple[int, str]]) -> list[tuple[int, str]]:
     """Which ``(channel, platform_id)`` keys are stored: one query per channel.
 
     ``channel_id = c AND platform_id IN (…)`` uses both columns of the unique index;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from canyu.accounts.models import ApiToken, Membership, Organization, Role
+from canyu.accounts.models import ApiToken, Membership, Organization, Profile, Role
 
 TOKEN_PREFIX = "cy_"  # noqa: S105 - a public prefix, not a secret
 
@@ -86,3 +87,13 @@ def authenticate_token(secret: str) -> ApiToken | None:
 
 def memberships_of(user: AbstractBaseUser) -> list[Membership]:
     return list(Membership.objects.filter(user=user).select_related("organization"))
+
+
+def chosen_languages(user_ids: Iterable[int]) -> dict[int, str]:
+    """The language each of ``user_ids`` chose on their profile (one query); users who chose
+    none are left out, so callers fall back to the install's default."""
+    return dict(
+        Profile.objects.filter(user_id__in=set(user_ids))
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )

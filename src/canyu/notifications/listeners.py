@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from canyu.accounts.models import Profile
+from canyu.accounts.services import chosen_languages
 from canyu.core import events
 from canyu.inbox.models import Conversation, Message
 from canyu.notifications.models import Kind
@@ -40,11 +40,7 @@ def on_delivery_failed(name: str, payloads: list[dict[str, Any]]) -> None:
             plans.append((payload, recipient))
     if not plans:
         return
-    languages = dict(
-        Profile.objects.filter(user_id__in={r for _, r in plans})
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
+    languages = chosen_languages(r for _, r in plans)
     by_org: dict[int, list[NewNotification]] = {}
     for payload, recipient in plans:
         conversation = conversations.get(payload.get("conversation_id"), {})

@@ -66,7 +66,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from canyu.accounts.models import Membership, Organization, Profile, Role
+from canyu.accounts.models import Membership, Organization, Role
+from canyu.accounts.services import chosen_languages
 from canyu.inbox.models import Conversation, Status
 from canyu.notifications.models import Kind
 from canyu.notifications.services import NewNotification, notify_many
@@ -491,11 +492,7 @@ def _notify(
         u.pk: u.first_name or u.get_username()
         for u in get_user_model().objects.filter(pk__in=users)
     }
-    languages = dict(
-        Profile.objects.filter(user_id__in=everyone)
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
+    languages = chosen_languages(everyone)
     tz = _time_zone(org)
     # Grouped by the recipient's language, so a batch switches language once per
     # language, and each event is worded once per language, not once per recipient.

@@ -20,13 +20,13 @@ from django.views.decorators.http import require_GET
 
 from canyu.accounts.middleware import member_required, organization_time_zone
 from canyu.accounts.models import Role
+from canyu.core.periods import check_period
 from canyu.inbox.console import short_duration
 from canyu.routing.queries import pool_claims
 from canyu.sla.charts import bar_chart, series_chart
 from canyu.sla.queries import response_times
 
 REPORT_ROLES = frozenset({Role.ADMIN, Role.LEAD})
-MAX_DAYS = 366
 DEFAULT_DAYS = 7
 
 
@@ -60,16 +60,7 @@ class ReportForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        for name, value in (("since", since), ("until", until)):
-            if value and not (2000 <= value.year <= 2999):
-                self.add_error(name, _("Choose a date between 2000 and 2999."))
-                return data
-        if since and until:
-            if until < since:
-                self.add_error("until", _("The end is before the start."))
-            elif (until - since).days + 1 > MAX_DAYS:
-                self.add_error("since", _("A report covers at most 366 days."))
+        check_period(self, "since", "until", _("A report covers at most 366 days."))
         return data
 
 

@@ -14,13 +14,13 @@ from ninja.errors import HttpError
 from canyu.accounts.middleware import organization_time_zone
 from canyu.accounts.models import Organization
 from canyu.connectors.models import Channel
+from canyu.core.periods import MAX_DAYS
 from canyu.inbox.schemas import ERRORS_DESCRIPTION, ErrorOut, use_error_answers
 from canyu.text.keywords import Trend, trending_terms
 
 router = use_error_answers(Router(tags=["text"]))
 
 DEFAULT_DAYS = 7
-MAX_DAYS = 366
 
 
 class TrendFilters(Schema):

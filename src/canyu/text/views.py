@@ -24,7 +24,8 @@ from django.views.decorators.http import require_GET
 from canyu.accounts.middleware import member_required, organization_time_zone
 from canyu.accounts.models import Role
 from canyu.connectors.models import Channel
-from canyu.text.api_trends import DEFAULT_DAYS, MAX_DAYS, trends
+from canyu.core.periods import check_period
+from canyu.text.api_trends import DEFAULT_DAYS, trends
 
 TREND_ROLES = frozenset({Role.ADMIN, Role.LEAD})
 PAGE_TERMS = 30
@@ -48,16 +49,7 @@ class TrendForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        for name, value in (("start", start), ("end", end)):
-            if value and not (2000 <= value.year <= 2999):
-                self.add_error(name, _("Choose a date between 2000 and 2999."))
-                return data
-        if start and end:
-            if end < start:
-                self.add_error("end", _("The end is before the start."))
-            elif (end - start).days + 1 > MAX_DAYS:
-                self.add_error("start", _("A period covers at most 366 days."))
+        check_period(self, "start", "end", _("A period covers at most 366 days."))
         return data
 
 
